@@ -1,0 +1,3 @@
+from . import connectors
+from . import models
+from . import controllers

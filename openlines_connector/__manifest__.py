@@ -1,0 +1,40 @@
+{
+    "name": "Open Lines (omnichannel inbox)",
+    "summary": "Telegram and site-chat clients answered from Discuss, routed through Open Lines",
+    "description": """
+Open Lines for Odoo: every message a client writes to the company in a messenger
+or in the site's live-chat widget lands in one queue, is routed to an operator
+who answers from Discuss, and is tied to the client's partner in CRM.
+""",
+    "version": "19.0.1.0.0",
+    "category": "Website/Live Chat",
+    "author": "openlines_connector contributors",
+    "website": "https://github.com/openlines/openlines_connector",
+    "license": "LGPL-3",
+    "depends": ["im_livechat", "crm"],
+    "external_dependencies": {
+        "python": ["python-telegram-bot", "requests"],
+    },
+    "data": [
+        "security/openlines_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron.xml",
+        "views/openlines_line_views.xml",
+        "views/openlines_channel_views.xml",
+        "views/openlines_contact_views.xml",
+        "views/openlines_dialog_views.xml",
+        "views/openlines_message_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/openlines_menus.xml",
+    ],
+    "demo": [
+        "demo/openlines_demo.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "openlines_connector/static/tests/tours/**/*",
+        ],
+    },
+    "application": True,
+    "installable": True,
+}

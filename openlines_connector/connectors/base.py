@@ -1,0 +1,181 @@
+"""The connector contract: plain Python, no ORM.
+
+A connector knows one messenger's wire format.  The ORM side
+(``openlines.channel``) builds it from a plain ``dict`` of settings
+(``token``, ``webhook_secret``, ``api_base_url`` and whatever the messenger
+needs) and calls it:
+
+* ``verify(headers, body, query)`` -- is this webhook request genuine?
+* ``dedup_key(payload)`` -- the messenger's id of one delivery (Telegram's
+  ``update_id``), used as ``openlines.message.external_id``;
+* ``parse(payload)`` -- normalized :class:`InboundEvent` objects;
+* ``download(file)`` -- the bytes of an inbound :class:`InboundFile`;
+* ``send(outbound)`` -- deliver an :class:`OutboundMessage`, return the
+  messenger's message ids;
+* ``set_webhook(url, secret)``, ``delete_webhook()``, ``test()``,
+  ``poll(offset)`` -- account management, where the API allows.
+
+Failures are raised as :class:`ConnectorError`; ``retry_after`` tells the
+caller whether to retry (seconds) or give up (``None``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+_logger = logging.getLogger(__name__)
+
+#: channel_type -> connector class, filled by :func:`register`
+REGISTRY: dict[str, type[Connector]] = {}
+
+
+def register(cls):
+    """Class decorator: make ``cls`` the connector of ``cls.channel_type``."""
+    REGISTRY[cls.channel_type] = cls
+    return cls
+
+
+def get_connector(channel_type, config):
+    """Return a ready connector for ``channel_type`` built from ``config``."""
+    try:
+        cls = REGISTRY[channel_type]
+    except KeyError:
+        raise ConnectorError(f"No connector for channel type {channel_type!r}") from None
+    return cls(config)
+
+
+class ConnectorError(Exception):
+    """A call to a messenger failed.
+
+    :param retry_after: seconds after which the call may be tried again;
+        ``None`` means the failure is permanent (do not retry).
+    :param code: the messenger's own error code, when it gives one.
+    :param blocked: the client blocked the bot / does not accept messages.
+    """
+
+    def __init__(self, message, retry_after=None, code=None, blocked=False):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.code = code
+        self.blocked = blocked
+
+    @property
+    def is_permanent(self):
+        return self.retry_after is None
+
+
+class FileTooLarge(ConnectorError):
+    """An inbound file the messenger will not let us download."""
+
+
+@dataclasses.dataclass
+class InboundFile:
+    """A file attached to an inbound message, not yet downloaded."""
+
+    ref: str  # messenger's file id or URL
+    name: str = "file"
+    mimetype: str = "application/octet-stream"
+    size: int = 0  # bytes, 0 when unknown
+    kind: str = "document"  # photo, document, voice, audio, video, sticker
+
+
+@dataclasses.dataclass
+class InboundEvent:
+    """One normalized event from a messenger.
+
+    ``kind``: ``message`` (a new client message), ``edit`` (the client edited
+    ``remote_message_id``), ``button`` (a button press, ``text`` = its data),
+    ``blocked`` (the client blocked the bot), ``ignore`` (nothing to do; the
+    ``note`` says why).
+    """
+
+    kind: str
+    chat_id: str = ""
+    user_id: str = ""
+    name: str = ""
+    username: str = ""
+    phone: str = ""
+    lang: str = ""
+    text: str = ""
+    remote_message_id: str = ""
+    files: list = dataclasses.field(default_factory=list)
+    note: str = ""
+    callback_id: str = ""
+
+
+@dataclasses.dataclass
+class OutboundFile:
+    name: str
+    data: bytes
+    mimetype: str = "application/octet-stream"
+
+
+@dataclasses.dataclass
+class OutboundMessage:
+    chat_id: str
+    text: str = ""
+    files: list = dataclasses.field(default_factory=list)  # OutboundFile
+    buttons: list = dataclasses.field(default_factory=list)  # [(label, data)]
+    ref: str = ""  # stable id of the outbound row (idempotency key)
+
+
+class Connector:
+    """Base class of every messenger connector."""
+
+    channel_type = None
+    #: base URL used when the channel's configuration gives none
+    default_api_base_url = ""
+    #: seconds before a network call is abandoned
+    timeout = 20
+
+    def __init__(self, config):
+        self.config = dict(config)
+        self.token = self.config.get("token") or ""
+        self.secret = self.config.get("webhook_secret") or ""
+        self.api_base_url = (self.config.get("api_base_url") or self.default_api_base_url).rstrip("/")
+
+    # -- inbound ----------------------------------------------------------
+    def verify(self, headers, body, query):
+        """Return True when the request comes from the messenger."""
+        raise NotImplementedError
+
+    def handshake(self, query):
+        """Answer a GET on the webhook (verification); return ``(status, text)``."""
+        return 405, "Method Not Allowed"
+
+    def dedup_key(self, payload):
+        """The delivery id of ``payload`` (a dict), as a string."""
+        raise NotImplementedError
+
+    def parse(self, payload):
+        """Return a list of :class:`InboundEvent` for ``payload``."""
+        raise NotImplementedError
+
+    def download(self, file):
+        """Return the bytes of ``file`` (:class:`InboundFile`)."""
+        raise NotImplementedError
+
+    def acknowledge_button(self, event):
+        """Tell the messenger a button press was received (optional)."""
+
+    # -- outbound ---------------------------------------------------------
+    def send(self, message):
+        """Send ``message`` (:class:`OutboundMessage`); return a list of ids."""
+        raise NotImplementedError
+
+    # -- account ----------------------------------------------------------
+    def set_webhook(self, url, secret):
+        raise ConnectorError("This messenger has no webhook registration")
+
+    def delete_webhook(self):
+        raise ConnectorError("This messenger has no webhook registration")
+
+    def test(self):
+        """Check the credentials; return a short description of the account."""
+        raise NotImplementedError
+
+    def poll(self, offset):
+        """Return ``(payloads, next_offset)`` for servers the messenger cannot reach."""
+        raise ConnectorError("This messenger cannot be polled")

@@ -1,0 +1,47 @@
+import json
+import logging
+
+from odoo import http
+from odoo.http import request
+
+_logger = logging.getLogger(__name__)
+
+MAX_BODY = 10 * 1024 * 1024  # Telegram sends a few KB; nothing genuine comes near this
+
+
+def _answer(data, status=200):
+    return request.make_json_response(data, status=status)
+
+
+class OpenlinesWebhook(http.Controller):
+    """Messenger webhooks: verify, store, wake the processing cron, answer at once."""
+
+    @http.route(
+        "/openlines/webhook/<string:webhook_key>",
+        type="http", auth="public", methods=["GET", "POST"], csrf=False, save_session=False,
+    )
+    def webhook(self, webhook_key, **kwargs):
+        # sudo: openlines.channel - the webhook key itself is the capability; credentials stay server-side
+        channel = request.env["openlines.channel"].sudo().search(
+            [("webhook_key", "=", webhook_key)], limit=1
+        ) if 20 <= len(webhook_key) <= 128 else None
+        if not channel:
+            _logger.info("Open Lines webhook: unknown key")
+            return _answer({"ok": False, "error": "unknown webhook"}, 404)
+        connector = channel._get_connector()
+        httprequest = request.httprequest
+        if httprequest.method == "GET":
+            status, body = connector.handshake(httprequest.args)
+            return request.make_response(body, status=status, headers=[("Content-Type", "text/plain")])
+        body = httprequest.get_data(cache=False)
+        if len(body) > MAX_BODY or not connector.verify(httprequest.headers, body, httprequest.args):
+            _logger.warning("Open Lines webhook: request refused for channel %s (bad secret or size)", channel.id)
+            return _answer({"ok": False, "error": "forbidden"}, 403)
+        try:
+            payload = json.loads(body)
+            external_id = connector.dedup_key(payload)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            _logger.warning("Open Lines webhook: malformed request for channel %s", channel.id)
+            return _answer({"ok": False, "error": "malformed request"}, 400)
+        channel._ingest([(external_id, payload)])
+        return _answer({"ok": True})

@@ -1,0 +1,44 @@
+from odoo import api, fields, models
+
+
+class DiscussChannel(models.Model):
+    """A dialog's live-chat session: outbound messages and closing flow from here."""
+
+    _inherit = "discuss.channel"
+
+    openlines_dialog_id = fields.Many2one(
+        "openlines.dialog", string="Open Lines dialog", index="btree_not_null", readonly=True, copy=False
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        channels = super().create(vals_list)
+        if not self.env.context.get("openlines_skip_dialog"):
+            sessions = channels.filtered(lambda c: c.channel_type == "livechat" and c.livechat_channel_id)
+            if sessions:
+                self.env["openlines.dialog"]._create_for_site_sessions(sessions)
+        return channels
+
+    def write(self, vals):
+        res = super().write(vals)
+        if vals.get("livechat_end_dt"):
+            # sudo: openlines.dialog - ending the session (from Discuss) closes its dialog
+            self.sudo().openlines_dialog_id._mark_closed()
+        return res
+
+    def _message_post_after_hook(self, message, msg_vals):
+        res = super()._message_post_after_hook(message, msg_vals)
+        # sudo: openlines.dialog - the poster may not read the dialog row, the session is theirs
+        dialog = self.sudo().openlines_dialog_id
+        if (
+            dialog
+            and not self.env.context.get("openlines_inbound")
+            and msg_vals.get("message_type", message.message_type) == "comment"
+            and message.author_id
+            and message.author_id != dialog.partner_id
+            and msg_vals.get("subtype_id") == self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
+        ):
+            if dialog.channel_id:
+                self.env["openlines.message"]._queue_outbound(dialog, message)
+            dialog._on_answer()
+        return res

@@ -1,0 +1,222 @@
+import json
+import logging
+import secrets
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..connectors.base import REGISTRY, ConnectorError, get_connector
+
+_logger = logging.getLogger(__name__)
+
+ADMIN = "openlines_connector.group_openlines_admin"
+
+
+def _new_key(*_args):
+    return secrets.token_urlsafe(32)
+
+
+class OpenlinesChannel(models.Model):
+    """One connection of a line to one messenger account (a Telegram bot...)."""
+
+    _name = "openlines.channel"
+    _description = "Open Lines channel"
+    _inherit = ["mail.thread"]
+    _order = "line_id, sequence, id"
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True)
+    sequence = fields.Integer(default=10)
+    line_id = fields.Many2one(
+        "openlines.line", string="Open Line", required=True, ondelete="restrict", index=True, tracking=True
+    )
+    channel_type = fields.Selection(
+        [("telegram", "Telegram")], string="Messenger", required=True, default="telegram", tracking=True
+    )
+    token = fields.Char(
+        groups=ADMIN, copy=False, help="The bot's access token, as the messenger gave it (e.g. Telegram's @BotFather)."
+    )
+    webhook_secret = fields.Char(
+        groups=ADMIN,
+        copy=False,
+        default=_new_key,
+        help="Shared secret the messenger sends with every webhook request; requests without it are refused.",
+    )
+    webhook_key = fields.Char(
+        copy=False,
+        readonly=True,
+        default=_new_key,
+        groups=ADMIN,
+        help="Random part of the webhook address; whoever knows it can reach the webhook.",
+    )
+    webhook_url = fields.Char(compute="_compute_webhook_url", groups=ADMIN, help="The address the messenger calls.")
+    api_base_url = fields.Char(
+        "API address",
+        compute="_compute_api_base_url",
+        store=True,
+        readonly=False,
+        help="Base address of the messenger's API. Change it only for a proxy or a test server.",
+    )
+    receive_mode = fields.Selection(
+        [("webhook", "Webhook"), ("polling", "Polling")],
+        default="webhook",
+        required=True,
+        help="Webhook: the messenger calls this Odoo (it must be reachable over HTTPS). "
+        "Polling: Odoo asks the messenger for new messages every minute (for servers the messenger cannot reach).",
+    )
+    state = fields.Selection(
+        [("draft", "Not connected"), ("connected", "Connected"), ("error", "Error")],
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+    )
+    last_error = fields.Text(readonly=True, copy=False)
+    account_name = fields.Char("Account", readonly=True, copy=False, help="The messenger account, as the API names it.")
+    poll_offset = fields.Char(readonly=True, copy=False, groups=ADMIN)
+    dialog_ids = fields.One2many("openlines.dialog", "channel_id", string="Dialogs")
+    dialog_count = fields.Integer(compute="_compute_dialog_count")
+
+    _webhook_key_uniq = models.UniqueIndex("(webhook_key)")
+
+    @api.depends("channel_type")
+    def _compute_api_base_url(self):
+        for channel in self:
+            cls = REGISTRY.get(channel.channel_type)
+            if cls and not channel.api_base_url:
+                channel.api_base_url = cls.default_api_base_url
+
+    @api.depends("webhook_key")
+    def _compute_webhook_url(self):
+        params = self.env["ir.config_parameter"].sudo()
+        base = (params.get_param("openlines.public_url") or params.get_param("web.base.url", "")).rstrip("/")
+        for channel in self:
+            channel.webhook_url = f"{base}/openlines/webhook/{channel.webhook_key}" if channel.webhook_key else False
+
+    def _compute_dialog_count(self):
+        counts = dict(
+            self.env["openlines.dialog"]._read_group([("channel_id", "in", self.ids)], ["channel_id"], ["__count"])
+        )
+        for channel in self:
+            channel.dialog_count = counts.get(channel, 0)
+
+    # -- connector ---------------------------------------------------------
+    def _get_connector(self):
+        self.ensure_one()
+        # sudo: openlines.channel - credentials are read for the API call only, never shown
+        channel = self.sudo()
+        return get_connector(
+            channel.channel_type,
+            {"token": channel.token, "webhook_secret": channel.webhook_secret, "api_base_url": channel.api_base_url},
+        )
+
+    def _call(self, method, *args):
+        """Call the connector, turning its failures into a clear UserError."""
+        self.ensure_one()
+        if not self.sudo().token:
+            raise UserError(self.env._("Enter the bot's token on channel %(name)s first.", name=self.name))
+        try:
+            return getattr(self._get_connector(), method)(*args)
+        except ConnectorError as e:
+            self.sudo().write({"state": "error", "last_error": e.message})
+            self.env.cr.commit()  # keep the error visible although the action fails
+            raise UserError(
+                self.env._("%(messenger)s answered: %(error)s", messenger=self._messenger_label(), error=e.message)
+            ) from None
+
+    def _messenger_label(self):
+        return dict(self._fields["channel_type"]._description_selection(self.env)).get(self.channel_type, "")
+
+    # -- actions -----------------------------------------------------------
+    def action_connect(self):
+        for channel in self:
+            sudo_channel = channel.sudo()
+            if channel.receive_mode == "webhook":
+                channel._call("set_webhook", sudo_channel.webhook_url, sudo_channel.webhook_secret)
+            else:
+                channel._call("delete_webhook")
+                self.env.ref("openlines_connector.ir_cron_openlines_poll")._trigger()
+            channel.write({"state": "connected", "last_error": False})
+        return True
+
+    def action_disconnect(self):
+        for channel in self:
+            if channel.receive_mode == "webhook" and channel.state == "connected":
+                channel._call("delete_webhook")
+            channel.write({"state": "draft", "last_error": False})
+        return True
+
+    def action_test(self):
+        self.ensure_one()
+        account = self._call("test")
+        self.account_name = account
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Connection works"),
+                "message": self.env._("Connected to %(account)s.", account=account),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def action_regenerate_keys(self):
+        self.write({"webhook_key": _new_key(), "webhook_secret": _new_key(), "state": "draft"})
+        return True
+
+    def action_view_dialogs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_dialog_action")
+        action["domain"] = [("channel_id", "=", self.id)]
+        return action
+
+    # -- inbound -----------------------------------------------------------
+    def _ingest(self, items):
+        """Store raw inbound payloads; duplicates are dropped by the unique key.
+
+        :param items: list of ``(external_id, payload_dict)``
+        :return: number of new rows
+
+        One INSERT for the whole batch: the webhook answers fast and a
+        redelivered update (same external id) creates nothing.
+        """
+        self.ensure_one()
+        if not items:
+            return 0
+        rows = SQL(", ").join(
+            SQL("(%s, 'in', %s, 'pending', %s, 0, now() at time zone 'UTC', %s, %s, now() at time zone 'UTC', %s)",
+                self.id, ext_id, json.dumps(payload, ensure_ascii=False), self.env.uid,
+                fields.Datetime.now(), self.env.uid)
+            for ext_id, payload in items
+        )
+        self.env.cr.execute(SQL(
+            """INSERT INTO openlines_message
+                   (channel_id, direction, external_id, state, payload, attempts,
+                    create_date, create_uid, next_attempt_dt, write_date, write_uid)
+               VALUES %s
+               ON CONFLICT (channel_id, direction, external_id) DO NOTHING""",
+            rows,
+        ))
+        created = self.env.cr.rowcount
+        if created:
+            self.env.ref("openlines_connector.ir_cron_openlines_process")._trigger()
+        return created
+
+    @api.model
+    def _cron_poll(self):
+        """Ask the messenger for new updates, for channels in polling mode."""
+        channels = self.sudo().search([("receive_mode", "=", "polling"), ("state", "=", "connected")])
+        for channel in channels:
+            connector = channel._get_connector()
+            try:
+                payloads, offset = connector.poll(channel.poll_offset or None)
+            except ConnectorError as e:
+                _logger.warning("Open Lines: polling channel %s failed: %s", channel.id, e.message)
+                channel.last_error = e.message
+                continue
+            channel._ingest([(connector.dedup_key(p), p) for p in payloads])
+            channel.write({"poll_offset": offset, "last_error": False})
+            self.env["ir.cron"]._commit_progress(len(payloads))

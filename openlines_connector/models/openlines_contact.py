@@ -1,0 +1,75 @@
+from odoo import api, fields, models
+
+
+class OpenlinesContact(models.Model):
+    """A client as one channel knows them (a Telegram chat...), tied to a partner."""
+
+    _name = "openlines.contact"
+    _description = "Open Lines client contact"
+    _order = "id desc"
+
+    name = fields.Char(required=True)
+    channel_id = fields.Many2one("openlines.channel", required=True, ondelete="cascade", index=True)
+    channel_type = fields.Selection(related="channel_id.channel_type", store=True, string="Messenger")
+    line_id = fields.Many2one(related="channel_id.line_id", store=True, string="Open Line", index=True)
+    external_id = fields.Char(
+        "Chat id", required=True, help="The messenger's id of the private chat with this client."
+    )
+    external_user_id = fields.Char("User id", help="The messenger's id of the client's account.")
+    username = fields.Char(help="The client's public username in the messenger, if any.")
+    phone = fields.Char()
+    lang = fields.Char("Language", help="Language code the messenger reports for the client.")
+    partner_id = fields.Many2one(
+        "res.partner", string="Partner", required=True, ondelete="restrict", index=True
+    )
+    is_blocked = fields.Boolean(
+        "Blocked the bot", help="The client blocked the bot: messages to them cannot be delivered."
+    )
+    dialog_ids = fields.One2many("openlines.dialog", "contact_id", string="Dialogs")
+    dialog_count = fields.Integer(compute="_compute_dialog_count")
+
+    _external_uniq = models.UniqueIndex("(channel_id, external_id)")
+
+    def _compute_dialog_count(self):
+        counts = dict(
+            self.env["openlines.dialog"]._read_group([("contact_id", "in", self.ids)], ["contact_id"], ["__count"])
+        )
+        for contact in self:
+            contact.dialog_count = counts.get(contact, 0)
+
+    @api.depends("name", "channel_type", "username")
+    def _compute_display_name(self):
+        for contact in self:
+            suffix = f" (@{contact.username})" if contact.username else ""
+            contact.display_name = f"{contact.name}{suffix}"
+
+    def action_view_dialogs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_dialog_action")
+        action["domain"] = [("contact_id", "=", self.id)]
+        return action
+
+    @api.model
+    def _get_or_create(self, channel, event):
+        """Return the contact of ``event``'s chat on ``channel``, creating it and its partner."""
+        contact = self.search([("channel_id", "=", channel.id), ("external_id", "=", event.chat_id)], limit=1)
+        if contact:
+            if event.phone and not contact.phone:
+                contact.phone = event.phone
+            return contact
+        name = event.name or event.username or event.chat_id
+        partner = self.env["res.partner"].create({
+            "name": name,
+            "phone": event.phone or False,
+            "comment": self.env._("Client from %(channel)s", channel=channel.name),
+        })
+        return self.create({
+            "name": name,
+            "channel_id": channel.id,
+            "external_id": event.chat_id,
+            "external_user_id": event.user_id or False,
+            "username": event.username or False,
+            "phone": event.phone or False,
+            "lang": event.lang or False,
+            "partner_id": partner.id,
+        })

@@ -1,0 +1,284 @@
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Command
+
+DIALOG_STATES = [
+    ("queued", "Queued"),
+    ("bot", "Chatbot"),
+    ("assigned", "Waiting for answer"),
+    ("answered", "Answered"),
+    ("closed", "Closed"),
+]
+
+
+class OpenlinesDialog(models.Model):
+    """One conversation with a client, lived in a Discuss live-chat session.
+
+    Messenger dialogs are created by the inbound processing
+    (:meth:`_get_or_create_for_contact`); site-chat dialogs are created when
+    im_livechat opens a session on the line's live-chat channel.
+    """
+
+    _name = "openlines.dialog"
+    _description = "Open Lines dialog"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "id desc"
+
+    name = fields.Char(required=True)
+    line_id = fields.Many2one("openlines.line", string="Open Line", required=True, index=True, ondelete="restrict")
+    channel_id = fields.Many2one(
+        "openlines.channel", string="Channel", index="btree_not_null", ondelete="restrict",
+        help="The messenger channel the client writes from; empty for the site's chat widget.",
+    )
+    source = fields.Selection(
+        selection="_selection_source", compute="_compute_source", store=True, string="Source",
+        help="Where the client writes from: a messenger or the chat widget on the site.",
+    )
+    contact_id = fields.Many2one("openlines.contact", string="Client contact", index="btree_not_null", ondelete="restrict")
+    partner_id = fields.Many2one("res.partner", string="Client", index="btree_not_null", tracking=True)
+    discuss_channel_id = fields.Many2one(
+        "discuss.channel", string="Discuss conversation", required=True, ondelete="cascade", index=True, copy=False
+    )
+    operator_id = fields.Many2one("res.users", string="Operator", index="btree_not_null", tracking=True)
+    state = fields.Selection(DIALOG_STATES, default="queued", required=True, index=True, tracking=True)
+    date_last_client = fields.Datetime("Last client message", readonly=True)
+    date_last_answer = fields.Datetime("Last answer", readonly=True)
+    date_closed = fields.Datetime("Closed on", readonly=True)
+    message_log_ids = fields.One2many("openlines.message", "dialog_id", string="Message log")
+    failed_message_count = fields.Integer(compute="_compute_failed_message_count", string="Undelivered messages")
+
+    _discuss_channel_uniq = models.UniqueIndex("(discuss_channel_id)")
+    _open_per_contact_uniq = models.UniqueIndex(
+        "(contact_id) WHERE state != 'closed' AND contact_id IS NOT NULL",
+        "A client has only one open dialog per channel.",
+    )
+
+    @api.model
+    def _selection_source(self):
+        channel_types = self.env["openlines.channel"]._fields["channel_type"]._description_selection(self.env)
+        return [("site", self.env._("Site chat"))] + list(channel_types)
+
+    @api.depends("channel_id.channel_type")
+    def _compute_source(self):
+        for dialog in self:
+            dialog.source = dialog.channel_id.channel_type or "site"
+
+    def _compute_failed_message_count(self):
+        counts = dict(
+            self.env["openlines.message"]._read_group(
+                [("dialog_id", "in", self.ids), ("state", "=", "failed")], ["dialog_id"], ["__count"]
+            )
+        )
+        for dialog in self:
+            dialog.failed_message_count = counts.get(dialog, 0)
+
+    # -- creation ------------------------------------------------------------
+    @api.model
+    def _get_or_create_for_contact(self, contact):
+        """Return the dialog a new message of ``contact`` belongs to.
+
+        The open dialog of the contact; else the last one, reopened, when it was
+        closed less than ``line.reopen_hours`` ago; else a new dialog.
+        """
+        last = self.search([("contact_id", "=", contact.id)], order="id desc", limit=1)
+        if last.state != "closed" and last:
+            return last
+        line = contact.channel_id.line_id
+        if last and last.date_closed and last.date_closed > fields.Datetime.now() - timedelta(hours=line.reopen_hours):
+            last._reopen()
+            return last
+        return self._create_for_contact(contact)
+
+    @api.model
+    def _create_for_contact(self, contact):
+        channel = contact.channel_id
+        line = channel.line_id
+        operator = line._pick_operator()
+        discuss_channel = self._new_discuss_channel(line, contact.partner_id, operator, f"{contact.name} · {channel.name}")
+        dialog = self.create({
+            "name": contact.name,
+            "line_id": line.id,
+            "channel_id": channel.id,
+            "contact_id": contact.id,
+            "partner_id": contact.partner_id.id,
+            "discuss_channel_id": discuss_channel.id,
+            "operator_id": operator.id,
+            "state": "assigned" if operator else "queued",
+        })
+        discuss_channel.openlines_dialog_id = dialog
+        return dialog
+
+    @api.model
+    def _new_discuss_channel(self, line, partner, operator, name):
+        """Create the live-chat session of a messenger dialog, with im_livechat's helpers."""
+        livechat_channel = line.livechat_channel_id
+        now = fields.Datetime.now()
+        last_interest_dt = now - timedelta(seconds=1)
+        members = [Command.create({"partner_id": partner.id, "livechat_member_type": "visitor"})]
+        if operator:
+            members.append(Command.create(livechat_channel._get_agent_member_vals(
+                last_interest_dt=last_interest_dt, now=now, chatbot_script=self.env["chatbot.script"],
+                operator_partner=operator.partner_id, operator_model="res.users",
+            )))
+        # a queued session still needs an operator partner: OdooBot holds it until someone takes it
+        operator_partner = operator.partner_id or self.env.ref("base.partner_root")
+        # sudo: discuss.channel - the session is created by the inbound processing, not by a user
+        return self.env["discuss.channel"].sudo().with_context(openlines_skip_dialog=True).create({
+            "channel_member_ids": members,
+            "last_interest_dt": last_interest_dt,
+            "livechat_operator_id": operator_partner.id,
+            "livechat_channel_id": livechat_channel.id,
+            "livechat_failure": "no_answer" if operator else "no_agent",
+            "livechat_status": "in_progress" if operator else "need_help",
+            "channel_type": "livechat",
+            "name": name,
+        })
+
+    @api.model
+    def _create_for_site_sessions(self, discuss_channels):
+        """Give every live-chat session opened on a line's widget its dialog."""
+        lines = self.env["openlines.line"].sudo().with_context(active_test=False).search(
+            [("livechat_channel_id", "in", discuss_channels.livechat_channel_id.ids)]
+        )
+        line_by_livechat = {line.livechat_channel_id: line for line in lines}
+        vals_list = []
+        for session in discuss_channels:
+            line = line_by_livechat.get(session.livechat_channel_id)
+            if not line:
+                continue
+            operator = session.livechat_operator_id.user_ids[:1]
+            visitor = session.channel_member_ids.filtered(lambda m: m.livechat_member_type == "visitor")[:1]
+            vals_list.append({
+                "name": visitor.partner_id.name or visitor.guest_id.name or session.name,
+                "line_id": line.id,
+                "partner_id": visitor.partner_id.id,
+                "discuss_channel_id": session.id,
+                "operator_id": operator.id,
+                "state": "assigned" if operator else "bot",
+            })
+        dialogs = self.sudo().create(vals_list)
+        for dialog in dialogs:
+            dialog.discuss_channel_id.openlines_dialog_id = dialog
+        return dialogs
+
+    # -- life cycle ----------------------------------------------------------
+    def _on_client_message(self):
+        """A client message arrived: the dialog waits for an answer again."""
+        now = fields.Datetime.now()
+        for dialog in self:
+            vals = {"date_last_client": now}
+            if dialog.state == "answered":
+                vals["state"] = "assigned"
+            dialog.write(vals)
+
+    def _on_answer(self):
+        now = fields.Datetime.now()
+        for dialog in self:
+            vals = {"date_last_answer": now}
+            if dialog.state in ("assigned", "queued", "bot"):
+                vals["state"] = "answered"
+            dialog.write(vals)
+
+    def _post_notice(self, text):
+        """Show ``text`` to the operator in the dialog's Discuss session (never sent to the client)."""
+        root = self.env.ref("base.partner_root")
+        for dialog in self:
+            # sudo: discuss.channel - a system notice in the dialog's session
+            dialog.discuss_channel_id.sudo().message_post(
+                author_id=root.id,
+                body=Markup('<div class="o_mail_notification">%s</div>') % text,
+                message_type="notification",
+                subtype_xmlid="mail.mt_comment",
+            )
+
+    def _reopen(self):
+        for dialog in self:
+            dialog.write({"state": "assigned" if dialog.operator_id else "queued", "date_closed": False})
+            # sudo: discuss.channel - the session of a reopened dialog is live again
+            dialog.discuss_channel_id.sudo().livechat_end_dt = False
+
+    def _mark_closed(self):
+        self.filtered(lambda d: d.state != "closed").write({"state": "closed", "date_closed": fields.Datetime.now()})
+
+    # -- actions -------------------------------------------------------------
+    def action_take(self):
+        """The current user takes the dialog: joins its Discuss session as operator."""
+        self.ensure_one()
+        if self.state == "closed":
+            raise UserError(self.env._("This dialog is closed."))
+        self.action_take_as(self.env.user)
+        return self.action_open_discuss()
+
+    def action_take_as(self, user):
+        """Make ``user`` the dialog's operator and a member of its session."""
+        self.ensure_one()
+        channel = self.discuss_channel_id.sudo()  # sudo: discuss.channel - the operator joins the session
+        if user.partner_id not in channel.channel_member_ids.partner_id:
+            channel._add_members(users=user, create_member_params={"livechat_member_type": "agent"})
+        channel.write({"livechat_operator_id": user.partner_id.id, "livechat_status": "in_progress"})
+        self.write({"operator_id": user.id, "state": "assigned" if self.state == "queued" else self.state})
+
+    def action_close(self):
+        for dialog in self:
+            # sudo: discuss.channel - closing a dialog ends its session
+            dialog.discuss_channel_id.sudo().livechat_end_dt = fields.Datetime.now()
+        self._mark_closed()
+        return True
+
+    def action_reopen(self):
+        self.filtered(lambda d: d.state == "closed")._reopen()
+        return True
+
+    def action_open_discuss(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.client",
+            "tag": "mail.action_discuss",
+            "params": {"active_id": f"discuss.channel_{self.discuss_channel_id.id}"},
+        }
+
+    def action_view_message_log(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_message_action")
+        action["domain"] = [("dialog_id", "=", self.id)]
+        return action
+
+    # -- demo ----------------------------------------------------------------
+    @api.model
+    def _demo_populate(self, channel_id):
+        """Fill the demo line with a few dialogs, as if clients had written (demo data only)."""
+        from ..connectors.base import InboundEvent
+
+        channel = self.env["openlines.channel"].browse(channel_id)
+        admin = self.env.ref("base.user_admin")
+        conversations = [
+            ("1000001", "Иван Петров", "ivan_petrov", [
+                ("client", "Здравствуйте! Есть ли доставка в Казань?"),
+                ("operator", "Добрый день, Иван! Да, доставляем за 2–3 дня, бесплатно от 5 000 ₽."),
+                ("client", "Отлично, тогда оформлю заказ сегодня."),
+            ]),
+            ("1000002", "Maria Smirnova", "msmirnova", [
+                ("client", "Hi! Do you have the blue jacket in size M?"),
+            ]),
+            ("1000003", "Олег", "", [
+                ("client", "Можно счёт на юрлицо?"),
+                ("operator", "Конечно, пришлите реквизиты — выставим сегодня."),
+            ]),
+        ]
+        for chat_id, name, username, messages in conversations:
+            event = InboundEvent(kind="message", chat_id=chat_id, user_id=chat_id, name=name, username=username)
+            contact = self.env["openlines.contact"]._get_or_create(channel, event)
+            dialog = self._create_for_contact(contact)
+            if not dialog.operator_id:
+                dialog.action_take_as(admin)
+            session = dialog.discuss_channel_id.with_context(openlines_inbound=True)
+            for who, text in messages:
+                author = contact.partner_id if who == "client" else admin.partner_id
+                session.message_post(
+                    author_id=author.id, body=text, message_type="comment", subtype_xmlid="mail.mt_comment"
+                )
+                dialog._on_client_message() if who == "client" else dialog._on_answer()

@@ -1,0 +1,274 @@
+import json
+import logging
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.tools import SQL, html2plaintext, plaintext2html
+
+from ..connectors.base import ConnectorError, FileTooLarge, OutboundFile, OutboundMessage
+
+_logger = logging.getLogger(__name__)
+
+#: rows claimed by one cron batch
+BATCH = 50
+#: attempts before a message is given up
+MAX_ATTEMPTS = 12
+
+
+def _backoff(attempts):
+    """Seconds to wait before attempt number ``attempts + 1``: 10 s, 20 s, 40 s... up to an hour."""
+    return min(10 * 2 ** max(attempts - 1, 0), 3600)
+
+
+class OpenlinesMessage(models.Model):
+    """The durable log of what crossed the boundary with a messenger.
+
+    Locking: the processing and sending crons claim rows with
+    ``FOR UPDATE SKIP LOCKED``, so several cron workers (or servers) can drain
+    the same table without handling a row twice. Inbound rows are unique per
+    (channel, direction, external id): a redelivered webhook inserts nothing.
+    """
+
+    _name = "openlines.message"
+    _description = "Open Lines message log"
+    _order = "id desc"
+    _rec_name = "external_id"
+
+    channel_id = fields.Many2one("openlines.channel", required=True, ondelete="cascade", index=True)
+    direction = fields.Selection([("in", "Incoming"), ("out", "Outgoing")], required=True)
+    external_id = fields.Char(
+        "External id", help="The messenger's id: the update id of an incoming request, the message id of a sent one."
+    )
+    remote_message_id = fields.Char("Messenger message id", index="btree_not_null")
+    dialog_id = fields.Many2one("openlines.dialog", index="btree_not_null", ondelete="set null")
+    mail_message_id = fields.Many2one("mail.message", string="Discuss message", index="btree_not_null", ondelete="set null")
+    state = fields.Selection(
+        [("pending", "Pending"), ("retry", "To retry"), ("done", "Done"), ("ignored", "Ignored"), ("failed", "Failed")],
+        default="pending",
+        required=True,
+    )
+    attempts = fields.Integer(default=0)
+    next_attempt_dt = fields.Datetime("Next attempt", default=fields.Datetime.now)
+    last_error = fields.Text()
+    payload = fields.Text(help="The raw request, kept until it is processed.")
+
+    _ext_uniq = models.UniqueIndex("(channel_id, direction, external_id)")
+    _due_idx = models.Index("(direction, next_attempt_dt) WHERE state IN ('pending', 'retry')")
+    _attempts_check = models.Constraint("CHECK(attempts >= 0)", "Attempts cannot be negative.")
+
+    # -- claiming ------------------------------------------------------------
+    def _claim(self, direction, limit=BATCH):
+        """Lock and return due rows of ``direction``, skipping rows locked by another worker.
+
+        Outbound rows are claimed only at the head of their dialog, so that
+        messages of one dialog leave in order.
+        """
+        head_only = SQL(
+            """AND NOT EXISTS (SELECT 1 FROM openlines_message p
+                                WHERE p.dialog_id = m.dialog_id AND p.direction = 'out'
+                                  AND p.state IN ('pending', 'retry') AND p.id < m.id)"""
+        ) if direction == "out" else SQL()
+        rows = self.env.execute_query(SQL(
+            """SELECT m.id FROM openlines_message m
+                WHERE m.direction = %s AND m.state IN ('pending', 'retry')
+                  AND m.next_attempt_dt <= %s %s
+                ORDER BY m.id LIMIT %s FOR UPDATE SKIP LOCKED""",
+            direction, fields.Datetime.now(), head_only, limit,
+        ))
+        return self.browse([r[0] for r in rows])
+
+    def _schedule_next(self, cron_xmlid, direction):
+        """Wake the cron at the earliest next attempt still waiting."""
+        rows = self.env.execute_query(SQL(
+            "SELECT min(next_attempt_dt) FROM openlines_message WHERE direction = %s AND state IN ('pending', 'retry')",
+            direction,
+        ))
+        if rows and rows[0][0]:
+            self.env.ref(cron_xmlid)._trigger(max(rows[0][0], fields.Datetime.now()))
+
+    def _run_queue(self, direction, cron_xmlid, handler, commit_each=False):
+        """Drain the queue of ``direction``: claim a batch, handle each row in a savepoint, commit.
+
+        With ``commit_each``, every row is committed as soon as it is handled
+        (outbound: a message the messenger accepted must never be sent again).
+        """
+        Cron = self.env["ir.cron"]
+        while True:
+            batch = self._claim(direction)
+            if not batch:
+                break
+            for row in batch:
+                try:
+                    with self.env.cr.savepoint():
+                        handler(row)
+                except Exception as e:  # noqa: BLE001 - a bad row records its error, never fails the batch
+                    _logger.exception("Open Lines: message %s failed", row.id)
+                    row._retry_later(str(e) or e.__class__.__name__)
+                if commit_each:
+                    Cron._commit_progress(1)
+            if not Cron._commit_progress(0 if commit_each else len(batch)):
+                break
+        self._schedule_next(cron_xmlid, direction)
+
+    def _retry_later(self, error, delay=None):
+        self.ensure_one()
+        attempts = self.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            self.write({"state": "failed", "attempts": attempts, "last_error": error})
+            return
+        self.write({
+            "state": "retry",
+            "attempts": attempts,
+            "last_error": error,
+            "next_attempt_dt": fields.Datetime.now() + timedelta(seconds=delay or _backoff(attempts)),
+        })
+
+    # -- inbound -------------------------------------------------------------
+    @api.model
+    def _cron_process_inbound(self):
+        self._run_queue("in", "openlines_connector.ir_cron_openlines_process", self.__class__._process_inbound)
+
+    def _process_inbound(self):
+        """Turn one stored request into contacts, dialogs and Discuss messages."""
+        self.ensure_one()
+        connector = self.channel_id._get_connector()
+        try:
+            events = connector.parse(json.loads(self.payload or "{}"))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            self.write({"state": "failed", "last_error": f"Unreadable payload: {e}"})
+            return
+        notes = []
+        for event in events:
+            note = getattr(self, f"_on_{event.kind}", self.__class__._on_ignore)(connector, event)
+            if note:
+                notes.append(note)
+        if notes:
+            _logger.info("Open Lines: update %s of channel %s: %s", self.external_id, self.channel_id.id, "; ".join(notes))
+        self.write({
+            "state": "ignored" if notes and not self.mail_message_id and not self.dialog_id else "done",
+            "last_error": "; ".join(notes) or False,
+            "payload": self.payload if notes else False,
+        })
+
+    def _on_ignore(self, connector, event):
+        return event.note or self.env._("update of kind %(kind)s ignored", kind=event.kind)
+
+    def _on_message(self, connector, event):
+        contact = self.env["openlines.contact"]._get_or_create(self.channel_id, event)
+        if contact.is_blocked:
+            contact.is_blocked = False
+        dialog = self.env["openlines.dialog"]._get_or_create_for_contact(contact)
+        message = self._post_client_message(connector, dialog, event)
+        dialog._on_client_message()
+        self.write({"dialog_id": dialog.id, "mail_message_id": message.id, "remote_message_id": event.remote_message_id})
+
+    def _on_button(self, connector, event):
+        connector.acknowledge_button(event)
+        event.text = self.env._("Pressed button: %(data)s", data=event.text)
+        return self._on_message(connector, event)
+
+    def _on_edit(self, connector, event):
+        original = self.search([
+            ("channel_id", "=", self.channel_id.id), ("direction", "=", "in"),
+            ("remote_message_id", "=", event.remote_message_id), ("mail_message_id", "!=", False),
+        ], limit=1)
+        if not original:
+            return self.env._("edit of unknown message %(id)s ignored", id=event.remote_message_id)
+        dialog = original.dialog_id
+        # sudo: discuss.channel - the client edits their own message
+        dialog.discuss_channel_id.sudo()._message_update_content(
+            original.mail_message_id, body=plaintext2html(event.text or "")
+        )
+        self.write({"dialog_id": dialog.id, "mail_message_id": original.mail_message_id.id})
+
+    def _on_blocked(self, connector, event):
+        contact = self.env["openlines.contact"].search(
+            [("channel_id", "=", self.channel_id.id), ("external_id", "=", event.chat_id)], limit=1
+        )
+        contact.is_blocked = True
+        dialog = contact.dialog_ids.filtered(lambda d: d.state != "closed")[:1]
+        if dialog:
+            dialog._post_notice(self.env._("The client blocked the bot: messages can no longer be delivered."))
+            self.dialog_id = dialog
+        return False if contact else self.env._("blocked by an unknown chat")
+
+    def _post_client_message(self, connector, dialog, event):
+        attachments, notes = [], []
+        for file in event.files:
+            try:
+                attachments.append((file.name, connector.download(file)))
+            except FileTooLarge:
+                notes.append(self.env._(
+                    "The client sent the file %(name)s (%(size)s MB), which is over the messenger's download limit: "
+                    "ask them to send it another way.", name=file.name, size=round(file.size / 1048576, 1),
+                ))
+        body = plaintext2html("\n".join(filter(None, [event.text, *notes])))
+        # sudo: discuss.channel - the client posts in their own dialog
+        return dialog.discuss_channel_id.sudo().with_context(openlines_inbound=True).message_post(
+            author_id=dialog.partner_id.id,
+            body=body,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            attachments=attachments,
+        )
+
+    # -- outbound ------------------------------------------------------------
+    @api.model
+    def _queue_outbound(self, dialog, message):
+        """Log an operator's message for sending; it leaves after the commit."""
+        self.sudo().create({
+            "channel_id": dialog.channel_id.id,
+            "direction": "out",
+            "dialog_id": dialog.id,
+            "mail_message_id": message.id,
+        })
+        self.env.ref("openlines_connector.ir_cron_openlines_send")._trigger()
+
+    @api.model
+    def _cron_send_outbound(self):
+        self._run_queue("out", "openlines_connector.ir_cron_openlines_send", self.__class__._send, commit_each=True)
+
+    def _send(self):
+        """Send one outbound row to the messenger."""
+        self.ensure_one()
+        dialog, message = self.dialog_id, self.mail_message_id
+        if not dialog or not message or not dialog.contact_id:
+            self.write({"state": "failed", "last_error": "The dialog or its message no longer exists."})
+            return
+        outbound = OutboundMessage(
+            chat_id=dialog.contact_id.external_id,
+            text=html2plaintext(message.body or "").strip(),
+            files=[OutboundFile(a.name, a.raw, a.mimetype) for a in message.attachment_ids],
+            ref=str(self.id),
+        )
+        try:
+            ids = self.channel_id._get_connector().send(outbound)
+        except ConnectorError as e:
+            self._on_send_error(e)
+        else:
+            remote = ",".join(f"{outbound.chat_id}:{i}" for i in ids)
+            self.write({
+                "state": "done", "attempts": self.attempts + 1, "last_error": False,
+                "external_id": remote or False, "remote_message_id": remote or False,
+            })
+
+    def _on_send_error(self, error):
+        if error.retry_after is not None and self.attempts + 1 < MAX_ATTEMPTS:
+            delay = error.retry_after if error.code == 429 else max(error.retry_after, _backoff(self.attempts + 1))
+            self._retry_later(error.message, delay)
+            return
+        self.write({"state": "failed", "attempts": self.attempts + 1, "last_error": error.message})
+        if error.blocked:
+            self.dialog_id.contact_id.is_blocked = True
+        self.dialog_id._post_notice(
+            self.env._("Message not delivered to the client: %(error)s", error=error.message)
+        )
+
+    def action_retry(self):
+        self.filtered(lambda m: m.state in ("failed", "retry")).write(
+            {"state": "pending", "next_attempt_dt": fields.Datetime.now(), "attempts": 0}
+        )
+        self.env.ref("openlines_connector.ir_cron_openlines_process")._trigger()
+        self.env.ref("openlines_connector.ir_cron_openlines_send")._trigger()
+        return True
+
