@@ -113,55 +113,74 @@ class OpenlinesChannel(models.Model):
         )
 
     def _call(self, method, *args):
-        """Call the connector, turning its failures into a clear UserError."""
+        """Call the connector; return ``(True, result)`` or ``(False, error)``.
+
+        A failure is recorded on the channel (state and last error) in the
+        current transaction, so the action answers with a notification
+        instead of raising and rolling the record back.
+        """
         self.ensure_one()
         if not self.sudo().token:
             raise UserError(self.env._("Enter the bot's token on channel %(name)s first.", name=self.name))
         try:
-            return getattr(self._get_connector(), method)(*args)
+            return True, getattr(self._get_connector(), method)(*args)
         except ConnectorError as e:
-            self.sudo().write({"state": "error", "last_error": e.message})
-            self.env.cr.commit()  # keep the error visible although the action fails
-            raise UserError(
-                self.env._("%(messenger)s answered: %(error)s", messenger=self._messenger_label(), error=e.message)
-            ) from None
+            _logger.warning("Open Lines: %s on channel %s failed: %s", method, self.id, e.message)
+            self.write({"state": "error", "last_error": e.message})
+            return False, e.message
 
     def _messenger_label(self):
         return dict(self._fields["channel_type"]._description_selection(self.env)).get(self.channel_type, "")
+
+    def _notify(self, message, title, kind="success"):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": kind,
+                "sticky": kind == "danger",
+                "title": title,
+                "message": message,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _notify_failure(self, error):
+        title = self.env._("%(messenger)s answered with an error", messenger=self._messenger_label())
+        return self._notify(error, title, "danger")
 
     # -- actions -----------------------------------------------------------
     def action_connect(self):
         for channel in self:
             sudo_channel = channel.sudo()
             if channel.receive_mode == "webhook":
-                channel._call("set_webhook", sudo_channel.webhook_url, sudo_channel.webhook_secret)
+                ok, result = channel._call("set_webhook", sudo_channel.webhook_url, sudo_channel.webhook_secret)
             else:
-                channel._call("delete_webhook")
+                ok, result = channel._call("delete_webhook")
                 self.env.ref("openlines_connector.ir_cron_openlines_poll")._trigger()
+            if not ok:
+                return channel._notify_failure(result)
             channel.write({"state": "connected", "last_error": False})
         return True
 
     def action_disconnect(self):
         for channel in self:
             if channel.receive_mode == "webhook" and channel.state == "connected":
-                channel._call("delete_webhook")
+                ok, result = channel._call("delete_webhook")
+                if not ok:
+                    return channel._notify_failure(result)
             channel.write({"state": "draft", "last_error": False})
         return True
 
     def action_test(self):
         self.ensure_one()
-        account = self._call("test")
-        self.account_name = account
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "title": self.env._("Connection works"),
-                "message": self.env._("Connected to %(account)s.", account=account),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        ok, result = self._call("test")
+        if not ok:
+            return self._notify_failure(result)
+        self.account_name = result
+        return self._notify(
+            self.env._("Connected to %(account)s.", account=result), self.env._("Connection works")
+        )
 
     def action_regenerate_keys(self):
         self.write({"webhook_key": _new_key(), "webhook_secret": _new_key(), "state": "draft"})

@@ -1,0 +1,94 @@
+"""Shared set-up of the Open Lines tests: a line, an online operator, a Telegram
+channel pointed at a loopback fake Bot API, and helpers to feed updates."""
+
+import json
+
+from odoo.tests import HttpCase, new_test_user
+
+from .fake_telegram import FakeTelegram, load_fixture
+
+WEBHOOK = "/openlines/webhook/%s"
+SECRET = "test-secret_123"
+
+
+class OpenlinesCase(HttpCase):
+    """HttpCase: real HTTP for webhooks, crons run in their own (test) cursors."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fake = FakeTelegram()
+        cls.fake.start()
+        cls.addClassCleanup(cls.fake.stop)
+        cls.operator = new_test_user(
+            cls.env, login="ol_operator", name="Olga Operator",
+            groups="base.group_user,openlines_connector.group_openlines_manager",
+        )
+        cls.line = cls.env["openlines.line"].create({"name": "Test line", "user_ids": [(6, 0, cls.operator.ids)]})
+        cls.channel = cls.env["openlines.channel"].create({
+            "name": "Test bot",
+            "line_id": cls.line.id,
+            "channel_type": "telegram",
+            "token": cls.fake.token,
+            "webhook_secret": SECRET,
+            "api_base_url": cls.fake.url,
+        })
+        cls.webhook_url = WEBHOOK % cls.channel.webhook_key
+
+    def setUp(self):
+        super().setUp()
+        self.fake.calls.clear()
+        self.env["mail.presence"]._update_presence(self.operator)
+
+    # -- helpers -------------------------------------------------------------
+    def post_update(self, update, secret=SECRET, url=None):
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        body = update if isinstance(update, (bytes, str)) else json.dumps(update)
+        return self.url_open(url or self.webhook_url, data=body, headers=headers)
+
+    def run_cron(self, xmlid):
+        self.env.ref(xmlid).method_direct_trigger()
+        self.env.invalidate_all()
+
+    def process(self):
+        self.run_cron("openlines_connector.ir_cron_openlines_process")
+
+    def send(self):
+        self.run_cron("openlines_connector.ir_cron_openlines_send")
+
+    def receive(self, update):
+        """Webhook then processing: the full inbound path."""
+        response = self.post_update(update)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.process()
+        return response
+
+    def rows(self, direction="in"):
+        return self.env["openlines.message"].search(
+            [("channel_id", "=", self.channel.id), ("direction", "=", direction)], order="id"
+        )
+
+    def dialog_of(self, chat_id="1111111"):
+        return self.env["openlines.dialog"].search(
+            [("contact_id.external_id", "=", chat_id), ("channel_id", "=", self.channel.id)], order="id desc", limit=1
+        )
+
+    @staticmethod
+    def fixture(name, update_id=None):
+        update = load_fixture(name)
+        if update_id is not None:
+            update["update_id"] = update_id
+        return update
+
+    def client_messages(self, dialog):
+        return dialog.discuss_channel_id.message_ids.filtered(
+            lambda m: m.author_id == dialog.partner_id
+        ).sorted("id")
+
+    def operator_reply(self, dialog, text, attachments=None, user=None):
+        user = user or self.operator
+        return dialog.discuss_channel_id.with_user(user).message_post(
+            body=text, message_type="comment", subtype_xmlid="mail.mt_comment", attachments=attachments or [],
+        )
