@@ -246,7 +246,7 @@ class OpenlinesMessage(models.Model):
         except ConnectorError as e:
             self._on_send_error(e)
         else:
-            remote = ",".join(f"{outbound.chat_id}:{i}" for i in ids)
+            remote = ",".join(ids)
             self.write({
                 "state": "done", "attempts": self.attempts + 1, "last_error": False,
                 "external_id": remote or False, "remote_message_id": remote or False,
