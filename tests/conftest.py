@@ -60,9 +60,28 @@ def odoo_server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("odoo") / "server.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "odoo", "server", "-c", conf, "-d", db, "--db-filter", f"^{db}$",
-         "--http-port", str(port), "--http-interface", "127.0.0.1", "--max-cron-threads", "1",
-         "--workers", "0", "--logfile", str(log)],
+        [
+            sys.executable,
+            "-m",
+            "odoo",
+            "server",
+            "-c",
+            conf,
+            "-d",
+            db,
+            "--db-filter",
+            f"^{db}$",
+            "--http-port",
+            str(port),
+            "--http-interface",
+            "127.0.0.1",
+            "--max-cron-threads",
+            "1",
+            "--workers",
+            "0",
+            "--logfile",
+            str(log),
+        ],
         cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"

@@ -23,10 +23,18 @@ def telegram():
 def channel(odoo_server, telegram):
     admin = odoo_server.uid
     line_id = odoo_server.call("openlines.line", "create", {"name": "E2E line", "user_ids": [(6, 0, [admin])]})
-    channel_id = odoo_server.call("openlines.channel", "create", {
-        "name": "E2E bot", "line_id": line_id, "channel_type": "telegram", "token": telegram.token,
-        "webhook_secret": SECRET, "api_base_url": telegram.url,
-    })
+    channel_id = odoo_server.call(
+        "openlines.channel",
+        "create",
+        {
+            "name": "E2E bot",
+            "line_id": line_id,
+            "channel_type": "telegram",
+            "token": telegram.token,
+            "webhook_secret": SECRET,
+            "api_base_url": telegram.url,
+        },
+    )
     [values] = odoo_server.call("openlines.channel", "read", [channel_id], ["webhook_key"])
     return {"id": channel_id, "line_id": line_id, "url": f"{odoo_server.url}/openlines/webhook/{values['webhook_key']}"}
 
@@ -39,10 +47,15 @@ def post(channel, update, secret=SECRET):
 
 def dialog_messages(odoo_server, dialog):
     return odoo_server.call(
-        "mail.message", "search_read",
-        [("model", "=", "discuss.channel"), ("res_id", "=", dialog["discuss_channel_id"][0]),
-         ("message_type", "=", "comment")],
-        ["body", "author_id"], order="id",
+        "mail.message",
+        "search_read",
+        [
+            ("model", "=", "discuss.channel"),
+            ("res_id", "=", dialog["discuss_channel_id"][0]),
+            ("message_type", "=", "comment"),
+        ],
+        ["body", "author_id"],
+        order="id",
     )
 
 
@@ -52,8 +65,12 @@ def test_client_message_reaches_discuss_and_the_answer_reaches_telegram(odoo_ser
         assert post(channel, update).status_code == 200
 
     def dialog():
-        found = odoo_server.call("openlines.dialog", "search_read", [("channel_id", "=", channel["id"])],
-                                 ["discuss_channel_id", "state", "partner_id"])
+        found = odoo_server.call(
+            "openlines.dialog",
+            "search_read",
+            [("channel_id", "=", channel["id"])],
+            ["discuss_channel_id", "state", "partner_id"],
+        )
         return found and dialog_messages(odoo_server, found[0]) and found[0]
 
     found = odoo_server.wait_for(dialog, what="the dialog in Discuss (processing cron)")
@@ -63,8 +80,14 @@ def test_client_message_reaches_discuss_and_the_answer_reaches_telegram(odoo_ser
     assert messages[0]["author_id"][1] == "Test Test Lastname"
 
     odoo_server.call("openlines.dialog", "action_take", [found["id"]])
-    odoo_server.call("discuss.channel", "message_post", [found["discuss_channel_id"][0]],
-                     body="Да, доставляем за 2 дня", message_type="comment", subtype_xmlid="mail.mt_comment")
+    odoo_server.call(
+        "discuss.channel",
+        "message_post",
+        [found["discuss_channel_id"][0]],
+        body="Да, доставляем за 2 дня",
+        message_type="comment",
+        subtype_xmlid="mail.mt_comment",
+    )
     sent = odoo_server.wait_for(lambda: telegram.calls_of("sendMessage"), what="sendMessage (sending cron)")
     assert str(sent[0]["chat_id"]) == "1111111"
     assert sent[0]["text"] == "Да, доставляем за 2 дня"
@@ -75,7 +98,9 @@ def test_bad_requests_get_clear_answers_and_write_nothing(odoo_server, channel):
     assert post(channel, b'{"update_id": ').status_code == 400
     unknown = dict(channel, url=channel["url"][:-10] + "0123456789")
     assert post(unknown, load_fixture("text")).status_code == 404
-    rows = odoo_server.call("openlines.message", "search_count", [("external_id", "=", "10000"), ("channel_id", "=", channel["id"])])
+    rows = odoo_server.call(
+        "openlines.message", "search_count", [("external_id", "=", "10000"), ("channel_id", "=", channel["id"])]
+    )
     assert rows == 0
     assert "Traceback" not in odoo_server.log.read_text()
 
@@ -83,8 +108,9 @@ def test_bad_requests_get_clear_answers_and_write_nothing(odoo_server, channel):
 def test_unknown_update_kinds_are_acknowledged(odoo_server, channel):
     assert post(channel, {"update_id": 990001, "business_connection": {"id": "x"}}).status_code == 200
     row = odoo_server.wait_for(
-        lambda: odoo_server.call("openlines.message", "search_read",
-                                 [("external_id", "=", "990001"), ("state", "!=", "pending")], ["state"]),
+        lambda: odoo_server.call(
+            "openlines.message", "search_read", [("external_id", "=", "990001"), ("state", "!=", "pending")], ["state"]
+        ),
         what="the ignored update",
     )
     assert row[0]["state"] == "ignored"

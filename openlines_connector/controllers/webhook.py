@@ -18,13 +18,19 @@ class OpenlinesWebhook(http.Controller):
 
     @http.route(
         "/openlines/webhook/<string:webhook_key>",
-        type="http", auth="public", methods=["GET", "POST"], csrf=False, save_session=False,
+        type="http",
+        auth="public",
+        methods=["GET", "POST"],
+        csrf=False,
+        save_session=False,
     )
     def webhook(self, webhook_key, **kwargs):
         # sudo: openlines.channel - the webhook key itself is the capability; credentials stay server-side
-        channel = request.env["openlines.channel"].sudo().search(
-            [("webhook_key", "=", webhook_key)], limit=1
-        ) if 20 <= len(webhook_key) <= 128 else None
+        channel = (
+            request.env["openlines.channel"].sudo().search([("webhook_key", "=", webhook_key)], limit=1)
+            if 20 <= len(webhook_key) <= 128
+            else None
+        )
         if not channel:
             _logger.info("Open Lines webhook: unknown key")
             return _answer({"ok": False, "error": "unknown webhook"}, 404)

@@ -178,9 +178,7 @@ class OpenlinesChannel(models.Model):
         if not ok:
             return self._notify_failure(result)
         self.account_name = result
-        return self._notify(
-            self.env._("Connected to %(account)s.", account=result), self.env._("Connection works")
-        )
+        return self._notify(self.env._("Connected to %(account)s.", account=result), self.env._("Connection works"))
 
     def action_regenerate_keys(self):
         self.write({"webhook_key": _new_key(), "webhook_secret": _new_key(), "state": "draft"})
@@ -206,19 +204,27 @@ class OpenlinesChannel(models.Model):
         if not items:
             return 0
         rows = SQL(", ").join(
-            SQL("(%s, 'in', %s, 'pending', %s, 0, now() at time zone 'UTC', %s, %s, now() at time zone 'UTC', %s)",
-                self.id, ext_id, json.dumps(payload, ensure_ascii=False), self.env.uid,
-                fields.Datetime.now(), self.env.uid)
+            SQL(
+                "(%s, 'in', %s, 'pending', %s, 0, now() at time zone 'UTC', %s, %s, now() at time zone 'UTC', %s)",
+                self.id,
+                ext_id,
+                json.dumps(payload, ensure_ascii=False),
+                self.env.uid,
+                fields.Datetime.now(),
+                self.env.uid,
+            )
             for ext_id, payload in items
         )
-        self.env.cr.execute(SQL(
-            """INSERT INTO openlines_message
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO openlines_message
                    (channel_id, direction, external_id, state, payload, attempts,
                     create_date, create_uid, next_attempt_dt, write_date, write_uid)
                VALUES %s
                ON CONFLICT (channel_id, direction, external_id) DO NOTHING""",
-            rows,
-        ))
+                rows,
+            )
+        )
         created = self.env.cr.rowcount
         if created:
             self.env.ref("openlines_connector.ir_cron_openlines_process")._trigger()

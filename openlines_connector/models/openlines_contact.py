@@ -12,16 +12,12 @@ class OpenlinesContact(models.Model):
     channel_id = fields.Many2one("openlines.channel", required=True, ondelete="cascade", index=True)
     channel_type = fields.Selection(related="channel_id.channel_type", store=True, string="Messenger")
     line_id = fields.Many2one(related="channel_id.line_id", store=True, string="Open Line", index=True)
-    external_id = fields.Char(
-        "Chat id", required=True, help="The messenger's id of the private chat with this client."
-    )
+    external_id = fields.Char("Chat id", required=True, help="The messenger's id of the private chat with this client.")
     external_user_id = fields.Char("User id", help="The messenger's id of the client's account.")
     username = fields.Char(help="The client's public username in the messenger, if any.")
     phone = fields.Char()
     lang = fields.Char("Language", help="Language code the messenger reports for the client.")
-    partner_id = fields.Many2one(
-        "res.partner", string="Partner", required=True, ondelete="restrict", index=True
-    )
+    partner_id = fields.Many2one("res.partner", string="Partner", required=True, ondelete="restrict", index=True)
     is_blocked = fields.Boolean(
         "Blocked the bot", help="The client blocked the bot: messages to them cannot be delivered."
     )
@@ -58,18 +54,22 @@ class OpenlinesContact(models.Model):
                 contact.phone = event.phone
             return contact
         name = event.name or event.username or event.chat_id
-        partner = self.env["res.partner"].create({
-            "name": name,
-            "phone": event.phone or False,
-            "comment": self.env._("Client from %(channel)s", channel=channel.name),
-        })
-        return self.create({
-            "name": name,
-            "channel_id": channel.id,
-            "external_id": event.chat_id,
-            "external_user_id": event.user_id or False,
-            "username": event.username or False,
-            "phone": event.phone or False,
-            "lang": event.lang or False,
-            "partner_id": partner.id,
-        })
+        partner = self.env["res.partner"].create(
+            {
+                "name": name,
+                "phone": event.phone or False,
+                "comment": self.env._("Client from %(channel)s", channel=channel.name),
+            }
+        )
+        return self.create(
+            {
+                "name": name,
+                "channel_id": channel.id,
+                "external_id": event.chat_id,
+                "external_user_id": event.user_id or False,
+                "username": event.username or False,
+                "phone": event.phone or False,
+                "lang": event.lang or False,
+                "partner_id": partner.id,
+            }
+        )

@@ -31,14 +31,22 @@ class OpenlinesDialog(models.Model):
     name = fields.Char(required=True)
     line_id = fields.Many2one("openlines.line", string="Open Line", required=True, index=True, ondelete="restrict")
     channel_id = fields.Many2one(
-        "openlines.channel", string="Channel", index="btree_not_null", ondelete="restrict",
+        "openlines.channel",
+        string="Channel",
+        index="btree_not_null",
+        ondelete="restrict",
         help="The messenger channel the client writes from; empty for the site's chat widget.",
     )
     source = fields.Selection(
-        selection="_selection_source", compute="_compute_source", store=True, string="Source",
+        selection="_selection_source",
+        compute="_compute_source",
+        store=True,
+        string="Source",
         help="Where the client writes from: a messenger or the chat widget on the site.",
     )
-    contact_id = fields.Many2one("openlines.contact", string="Client contact", index="btree_not_null", ondelete="restrict")
+    contact_id = fields.Many2one(
+        "openlines.contact", string="Client contact", index="btree_not_null", ondelete="restrict"
+    )
     partner_id = fields.Many2one("res.partner", string="Client", index="btree_not_null", tracking=True)
     discuss_channel_id = fields.Many2one(
         "discuss.channel", string="Discuss conversation", required=True, ondelete="cascade", index=True, copy=False
@@ -98,17 +106,21 @@ class OpenlinesDialog(models.Model):
         channel = contact.channel_id
         line = channel.line_id
         operator = line._pick_operator()
-        discuss_channel = self._new_discuss_channel(line, contact.partner_id, operator, f"{contact.name} · {channel.name}")
-        dialog = self.create({
-            "name": contact.name,
-            "line_id": line.id,
-            "channel_id": channel.id,
-            "contact_id": contact.id,
-            "partner_id": contact.partner_id.id,
-            "discuss_channel_id": discuss_channel.id,
-            "operator_id": operator.id,
-            "state": "assigned" if operator else "queued",
-        })
+        discuss_channel = self._new_discuss_channel(
+            line, contact.partner_id, operator, f"{contact.name} · {channel.name}"
+        )
+        dialog = self.create(
+            {
+                "name": contact.name,
+                "line_id": line.id,
+                "channel_id": channel.id,
+                "contact_id": contact.id,
+                "partner_id": contact.partner_id.id,
+                "discuss_channel_id": discuss_channel.id,
+                "operator_id": operator.id,
+                "state": "assigned" if operator else "queued",
+            }
+        )
         discuss_channel.openlines_dialog_id = dialog
         return dialog
 
@@ -120,29 +132,46 @@ class OpenlinesDialog(models.Model):
         last_interest_dt = now - timedelta(seconds=1)
         members = [Command.create({"partner_id": partner.id, "livechat_member_type": "visitor"})]
         if operator:
-            members.append(Command.create(livechat_channel._get_agent_member_vals(
-                last_interest_dt=last_interest_dt, now=now, chatbot_script=self.env["chatbot.script"],
-                operator_partner=operator.partner_id, operator_model="res.users",
-            )))
+            members.append(
+                Command.create(
+                    livechat_channel._get_agent_member_vals(
+                        last_interest_dt=last_interest_dt,
+                        now=now,
+                        chatbot_script=self.env["chatbot.script"],
+                        operator_partner=operator.partner_id,
+                        operator_model="res.users",
+                    )
+                )
+            )
         # a queued session still needs an operator partner: OdooBot holds it until someone takes it
         operator_partner = operator.partner_id or self.env.ref("base.partner_root")
         # sudo: discuss.channel - the session is created by the inbound processing, not by a user
-        return self.env["discuss.channel"].sudo().with_context(openlines_skip_dialog=True).create({
-            "channel_member_ids": members,
-            "last_interest_dt": last_interest_dt,
-            "livechat_operator_id": operator_partner.id,
-            "livechat_channel_id": livechat_channel.id,
-            "livechat_failure": "no_answer" if operator else "no_agent",
-            "livechat_status": "in_progress" if operator else "need_help",
-            "channel_type": "livechat",
-            "name": name,
-        })
+        return (
+            self.env["discuss.channel"]
+            .sudo()
+            .with_context(openlines_skip_dialog=True)
+            .create(
+                {
+                    "channel_member_ids": members,
+                    "last_interest_dt": last_interest_dt,
+                    "livechat_operator_id": operator_partner.id,
+                    "livechat_channel_id": livechat_channel.id,
+                    "livechat_failure": "no_answer" if operator else "no_agent",
+                    "livechat_status": "in_progress" if operator else "need_help",
+                    "channel_type": "livechat",
+                    "name": name,
+                }
+            )
+        )
 
     @api.model
     def _create_for_site_sessions(self, discuss_channels):
         """Give every live-chat session opened on a line's widget its dialog."""
-        lines = self.env["openlines.line"].sudo().with_context(active_test=False).search(
-            [("livechat_channel_id", "in", discuss_channels.livechat_channel_id.ids)]
+        lines = (
+            self.env["openlines.line"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("livechat_channel_id", "in", discuss_channels.livechat_channel_id.ids)])
         )
         line_by_livechat = {line.livechat_channel_id: line for line in lines}
         vals_list = []
@@ -152,14 +181,16 @@ class OpenlinesDialog(models.Model):
                 continue
             operator = session.livechat_operator_id.user_ids[:1]
             visitor = session.channel_member_ids.filtered(lambda m: m.livechat_member_type == "visitor")[:1]
-            vals_list.append({
-                "name": visitor.partner_id.name or visitor.guest_id.name or session.name,
-                "line_id": line.id,
-                "partner_id": visitor.partner_id.id,
-                "discuss_channel_id": session.id,
-                "operator_id": operator.id,
-                "state": "assigned" if operator else "bot",
-            })
+            vals_list.append(
+                {
+                    "name": visitor.partner_id.name or visitor.guest_id.name or session.name,
+                    "line_id": line.id,
+                    "partner_id": visitor.partner_id.id,
+                    "discuss_channel_id": session.id,
+                    "operator_id": operator.id,
+                    "state": "assigned" if operator else "bot",
+                }
+            )
         dialogs = self.sudo().create(vals_list)
         for dialog in dialogs:
             dialog.discuss_channel_id.openlines_dialog_id = dialog
@@ -256,18 +287,33 @@ class OpenlinesDialog(models.Model):
         channel = self.env["openlines.channel"].browse(channel_id)
         admin = self.env.ref("base.user_admin")
         conversations = [
-            ("1000001", "Иван Петров", "ivan_petrov", [
-                ("client", "Здравствуйте! Есть ли доставка в Казань?"),
-                ("operator", "Добрый день, Иван! Да, доставляем за 2–3 дня, бесплатно от 5 000 ₽."),
-                ("client", "Отлично, тогда оформлю заказ сегодня."),
-            ]),
-            ("1000002", "Maria Smirnova", "msmirnova", [
-                ("client", "Hi! Do you have the blue jacket in size M?"),
-            ]),
-            ("1000003", "Олег", "", [
-                ("client", "Можно счёт на юрлицо?"),
-                ("operator", "Конечно, пришлите реквизиты — выставим сегодня."),
-            ]),
+            (
+                "1000001",
+                "Иван Петров",
+                "ivan_petrov",
+                [
+                    ("client", "Здравствуйте! Есть ли доставка в Казань?"),
+                    ("operator", "Добрый день, Иван! Да, доставляем за 2–3 дня, бесплатно от 5 000 ₽."),
+                    ("client", "Отлично, тогда оформлю заказ сегодня."),
+                ],
+            ),
+            (
+                "1000002",
+                "Maria Smirnova",
+                "msmirnova",
+                [
+                    ("client", "Hi! Do you have the blue jacket in size M?"),
+                ],
+            ),
+            (
+                "1000003",
+                "Олег",
+                "",
+                [
+                    ("client", "Можно счёт на юрлицо?"),
+                    ("operator", "Конечно, пришлите реквизиты — выставим сегодня."),
+                ],
+            ),
         ]
         for chat_id, name, username, messages in conversations:
             event = InboundEvent(kind="message", chat_id=chat_id, user_id=chat_id, name=name, username=username)
@@ -277,8 +323,14 @@ class OpenlinesDialog(models.Model):
                 dialog.action_take_as(admin)
             session = dialog.discuss_channel_id.with_context(openlines_inbound=True)
             for who, text in messages:
-                author = contact.partner_id if who == "client" else admin.partner_id
+                from_client = who == "client"
                 session.message_post(
-                    author_id=author.id, body=text, message_type="comment", subtype_xmlid="mail.mt_comment"
+                    author_id=(contact.partner_id if from_client else admin.partner_id).id,
+                    body=text,
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_comment",
                 )
-                dialog._on_client_message() if who == "client" else dialog._on_answer()
+                if from_client:
+                    dialog._on_client_message()
+                else:
+                    dialog._on_answer()

@@ -44,14 +44,10 @@ class OpenlinesLine(models.Model):
         Dialog = self.env["openlines.dialog"]
         totals = dict(Dialog._read_group([("line_id", "in", self.ids)], ["line_id"], ["__count"]))
         opened = dict(
-            Dialog._read_group(
-                [("line_id", "in", self.ids), ("state", "!=", "closed")], ["line_id"], ["__count"]
-            )
+            Dialog._read_group([("line_id", "in", self.ids), ("state", "!=", "closed")], ["line_id"], ["__count"])
         )
         channels = dict(
-            self.env["openlines.channel"]._read_group(
-                [("line_id", "in", self.ids)], ["line_id"], ["__count"]
-            )
+            self.env["openlines.channel"]._read_group([("line_id", "in", self.ids)], ["line_id"], ["__count"])
         )
         for line in self:
             line.dialog_count = totals.get(line, 0)
@@ -61,9 +57,7 @@ class OpenlinesLine(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_except_dialogs(self):
         if self.dialog_ids:
-            raise UserError(
-                self.env._("A line with dialogs cannot be deleted: archive it instead.")
-            )
+            raise UserError(self.env._("A line with dialogs cannot be deleted: archive it instead."))
 
     def action_view_dialogs(self):
         self.ensure_one()

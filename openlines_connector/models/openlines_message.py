@@ -41,7 +41,9 @@ class OpenlinesMessage(models.Model):
     )
     remote_message_id = fields.Char("Messenger message id", index="btree_not_null")
     dialog_id = fields.Many2one("openlines.dialog", index="btree_not_null", ondelete="set null")
-    mail_message_id = fields.Many2one("mail.message", string="Discuss message", index="btree_not_null", ondelete="set null")
+    mail_message_id = fields.Many2one(
+        "mail.message", string="Discuss message", index="btree_not_null", ondelete="set null"
+    )
     state = fields.Selection(
         [("pending", "Pending"), ("retry", "To retry"), ("done", "Done"), ("ignored", "Ignored"), ("failed", "Failed")],
         default="pending",
@@ -63,26 +65,38 @@ class OpenlinesMessage(models.Model):
         Outbound rows are claimed only at the head of their dialog, so that
         messages of one dialog leave in order.
         """
-        head_only = SQL(
-            """AND NOT EXISTS (SELECT 1 FROM openlines_message p
+        head_only = (
+            SQL(
+                """AND NOT EXISTS (SELECT 1 FROM openlines_message p
                                 WHERE p.dialog_id = m.dialog_id AND p.direction = 'out'
                                   AND p.state IN ('pending', 'retry') AND p.id < m.id)"""
-        ) if direction == "out" else SQL()
-        rows = self.env.execute_query(SQL(
-            """SELECT m.id FROM openlines_message m
+            )
+            if direction == "out"
+            else SQL()
+        )
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT m.id FROM openlines_message m
                 WHERE m.direction = %s AND m.state IN ('pending', 'retry')
                   AND m.next_attempt_dt <= %s %s
                 ORDER BY m.id LIMIT %s FOR UPDATE SKIP LOCKED""",
-            direction, fields.Datetime.now(), head_only, limit,
-        ))
+                direction,
+                fields.Datetime.now(),
+                head_only,
+                limit,
+            )
+        )
         return self.browse([r[0] for r in rows])
 
     def _schedule_next(self, cron_xmlid, direction):
         """Wake the cron at the earliest next attempt still waiting."""
-        rows = self.env.execute_query(SQL(
-            "SELECT min(next_attempt_dt) FROM openlines_message WHERE direction = %s AND state IN ('pending', 'retry')",
-            direction,
-        ))
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT min(next_attempt_dt) FROM openlines_message
+                    WHERE direction = %s AND state IN ('pending', 'retry')""",
+                direction,
+            )
+        )
         if rows and rows[0][0]:
             self.env.ref(cron_xmlid)._trigger(max(rows[0][0], fields.Datetime.now()))
 
@@ -116,12 +130,14 @@ class OpenlinesMessage(models.Model):
         if attempts >= MAX_ATTEMPTS:
             self.write({"state": "failed", "attempts": attempts, "last_error": error})
             return
-        self.write({
-            "state": "retry",
-            "attempts": attempts,
-            "last_error": error,
-            "next_attempt_dt": fields.Datetime.now() + timedelta(seconds=delay or _backoff(attempts)),
-        })
+        self.write(
+            {
+                "state": "retry",
+                "attempts": attempts,
+                "last_error": error,
+                "next_attempt_dt": fields.Datetime.now() + timedelta(seconds=delay or _backoff(attempts)),
+            }
+        )
 
     # -- inbound -------------------------------------------------------------
     @api.model
@@ -143,12 +159,16 @@ class OpenlinesMessage(models.Model):
             if note:
                 notes.append(note)
         if notes:
-            _logger.info("Open Lines: update %s of channel %s: %s", self.external_id, self.channel_id.id, "; ".join(notes))
-        self.write({
-            "state": "ignored" if notes and not self.mail_message_id and not self.dialog_id else "done",
-            "last_error": "; ".join(notes) or False,
-            "payload": self.payload if notes else False,
-        })
+            _logger.info(
+                "Open Lines: update %s of channel %s: %s", self.external_id, self.channel_id.id, "; ".join(notes)
+            )
+        self.write(
+            {
+                "state": "ignored" if notes and not self.mail_message_id and not self.dialog_id else "done",
+                "last_error": "; ".join(notes) or False,
+                "payload": self.payload if notes else False,
+            }
+        )
 
     def _on_ignore(self, connector, event):
         return event.note or self.env._("update of kind %(kind)s ignored", kind=event.kind)
@@ -160,7 +180,9 @@ class OpenlinesMessage(models.Model):
         dialog = self.env["openlines.dialog"]._get_or_create_for_contact(contact)
         message = self._post_client_message(connector, dialog, event)
         dialog._on_client_message()
-        self.write({"dialog_id": dialog.id, "mail_message_id": message.id, "remote_message_id": event.remote_message_id})
+        self.write(
+            {"dialog_id": dialog.id, "mail_message_id": message.id, "remote_message_id": event.remote_message_id}
+        )
 
     def _on_button(self, connector, event):
         connector.acknowledge_button(event)
@@ -168,10 +190,15 @@ class OpenlinesMessage(models.Model):
         return self._on_message(connector, event)
 
     def _on_edit(self, connector, event):
-        original = self.search([
-            ("channel_id", "=", self.channel_id.id), ("direction", "=", "in"),
-            ("remote_message_id", "=", event.remote_message_id), ("mail_message_id", "!=", False),
-        ], limit=1)
+        original = self.search(
+            [
+                ("channel_id", "=", self.channel_id.id),
+                ("direction", "=", "in"),
+                ("remote_message_id", "=", event.remote_message_id),
+                ("mail_message_id", "!=", False),
+            ],
+            limit=1,
+        )
         if not original:
             return self.env._("edit of unknown message %(id)s ignored", id=event.remote_message_id)
         dialog = original.dialog_id
@@ -198,30 +225,40 @@ class OpenlinesMessage(models.Model):
             try:
                 attachments.append((file.name, connector.download(file)))
             except FileTooLarge:
-                notes.append(self.env._(
-                    "The client sent the file %(name)s (%(size)s MB), which is over the messenger's download limit: "
-                    "ask them to send it another way.", name=file.name, size=round(file.size / 1048576, 1),
-                ))
+                notes.append(
+                    self.env._(
+                        "The client sent the file %(name)s (%(size)s MB), which is over the messenger's "
+                        "download limit: ask them to send it another way.",
+                        name=file.name,
+                        size=round(file.size / 1048576, 1),
+                    )
+                )
         body = plaintext2html("\n".join(filter(None, [event.text, *notes])))
         # sudo: discuss.channel - the client posts in their own dialog
-        return dialog.discuss_channel_id.sudo().with_context(openlines_inbound=True).message_post(
-            author_id=dialog.partner_id.id,
-            body=body,
-            message_type="comment",
-            subtype_xmlid="mail.mt_comment",
-            attachments=attachments,
+        return (
+            dialog.discuss_channel_id.sudo()
+            .with_context(openlines_inbound=True)
+            .message_post(
+                author_id=dialog.partner_id.id,
+                body=body,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+                attachments=attachments,
+            )
         )
 
     # -- outbound ------------------------------------------------------------
     @api.model
     def _queue_outbound(self, dialog, message):
         """Log an operator's message for sending; it leaves after the commit."""
-        self.sudo().create({
-            "channel_id": dialog.channel_id.id,
-            "direction": "out",
-            "dialog_id": dialog.id,
-            "mail_message_id": message.id,
-        })
+        self.sudo().create(
+            {
+                "channel_id": dialog.channel_id.id,
+                "direction": "out",
+                "dialog_id": dialog.id,
+                "mail_message_id": message.id,
+            }
+        )
         self.env.ref("openlines_connector.ir_cron_openlines_send")._trigger()
 
     @api.model
@@ -247,10 +284,15 @@ class OpenlinesMessage(models.Model):
             self._on_send_error(e)
         else:
             remote = ",".join(ids)
-            self.write({
-                "state": "done", "attempts": self.attempts + 1, "last_error": False,
-                "external_id": remote or False, "remote_message_id": remote or False,
-            })
+            self.write(
+                {
+                    "state": "done",
+                    "attempts": self.attempts + 1,
+                    "last_error": False,
+                    "external_id": remote or False,
+                    "remote_message_id": remote or False,
+                }
+            )
 
     def _on_send_error(self, error):
         if error.retry_after is not None and self.attempts + 1 < MAX_ATTEMPTS:
@@ -260,9 +302,7 @@ class OpenlinesMessage(models.Model):
         self.write({"state": "failed", "attempts": self.attempts + 1, "last_error": error.message})
         if error.blocked:
             self.dialog_id.contact_id.is_blocked = True
-        self.dialog_id._post_notice(
-            self.env._("Message not delivered to the client: %(error)s", error=error.message)
-        )
+        self.dialog_id._post_notice(self.env._("Message not delivered to the client: %(error)s", error=error.message))
 
     def action_retry(self):
         self.filtered(lambda m: m.state in ("failed", "retry")).write(
@@ -271,4 +311,3 @@ class OpenlinesMessage(models.Model):
         self.env.ref("openlines_connector.ir_cron_openlines_process")._trigger()
         self.env.ref("openlines_connector.ir_cron_openlines_send")._trigger()
         return True
-

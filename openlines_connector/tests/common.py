@@ -21,18 +21,22 @@ class OpenlinesCase(HttpCase):
         cls.fake.start()
         cls.addClassCleanup(cls.fake.stop)
         cls.operator = new_test_user(
-            cls.env, login="ol_operator", name="Olga Operator",
+            cls.env,
+            login="ol_operator",
+            name="Olga Operator",
             groups="base.group_user,openlines_connector.group_openlines_manager",
         )
         cls.line = cls.env["openlines.line"].create({"name": "Test line", "user_ids": [(6, 0, cls.operator.ids)]})
-        cls.channel = cls.env["openlines.channel"].create({
-            "name": "Test bot",
-            "line_id": cls.line.id,
-            "channel_type": "telegram",
-            "token": cls.fake.token,
-            "webhook_secret": SECRET,
-            "api_base_url": cls.fake.url,
-        })
+        cls.channel = cls.env["openlines.channel"].create(
+            {
+                "name": "Test bot",
+                "line_id": cls.line.id,
+                "channel_type": "telegram",
+                "token": cls.fake.token,
+                "webhook_secret": SECRET,
+                "api_base_url": cls.fake.url,
+            }
+        )
         cls.webhook_url = WEBHOOK % cls.channel.webhook_key
 
     def setUp(self):
@@ -83,12 +87,13 @@ class OpenlinesCase(HttpCase):
         return update
 
     def client_messages(self, dialog):
-        return dialog.discuss_channel_id.message_ids.filtered(
-            lambda m: m.author_id == dialog.partner_id
-        ).sorted("id")
+        return dialog.discuss_channel_id.message_ids.filtered(lambda m: m.author_id == dialog.partner_id).sorted("id")
 
     def operator_reply(self, dialog, text, attachments=None, user=None):
         user = user or self.operator
         return dialog.discuss_channel_id.with_user(user).message_post(
-            body=text, message_type="comment", subtype_xmlid="mail.mt_comment", attachments=attachments or [],
+            body=text,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            attachments=attachments or [],
         )

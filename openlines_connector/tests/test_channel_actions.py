@@ -12,7 +12,7 @@ class TestChannelActions(OpenlinesCase):
     def test_connect_sets_the_webhook_with_the_secret(self):
         self.env["ir.config_parameter"].set_param("web.base.url", "https://crm.example.com")
         self.channel.action_connect()
-        call, = self.fake.calls_of("setWebhook")
+        (call,) = self.fake.calls_of("setWebhook")
         self.assertEqual(call["url"], f"https://crm.example.com/openlines/webhook/{self.channel.webhook_key}")
         self.assertEqual(call["secret_token"], self.channel.webhook_secret)
         self.assertEqual(self.channel.state, "connected")
@@ -39,7 +39,10 @@ class TestChannelActions(OpenlinesCase):
         self.assertEqual(len(self.fake.calls_of("deleteWebhook")), 1)
         self.assertFalse(self.fake.calls_of("setWebhook"))
 
-    @mute_logger("odoo.addons.openlines_connector.connectors.telegram", "odoo.addons.openlines_connector.models.openlines_channel")
+    @mute_logger(
+        "odoo.addons.openlines_connector.connectors.telegram",
+        "odoo.addons.openlines_connector.models.openlines_channel",
+    )
     def test_a_bad_token_gives_a_clear_error_and_is_recorded(self):
         self.channel.token = "999:WRONG"
         action = self.channel.action_test()

@@ -24,9 +24,7 @@ class TestInbound(OpenlinesCase):
         self.assertEqual(session.channel_type, "livechat")
         self.assertEqual(session.livechat_channel_id, self.line.livechat_channel_id)
         self.assertEqual(session.livechat_operator_id, self.operator.partner_id)
-        self.assertEqual(
-            set(session.channel_member_ids.mapped("livechat_member_type")), {"agent", "visitor"}
-        )
+        self.assertEqual(set(session.channel_member_ids.mapped("livechat_member_type")), {"agent", "visitor"})
         message = self.client_messages(dialog)
         self.assertEqual(len(message), 1)
         self.assertIn("Здравствуйте", message.body)

@@ -58,8 +58,8 @@ class TestOutbound(OpenlinesCase):
         self.operator_reply(self.dialog, "Фото", attachments=[("photo.png", b"\x89PNG\r\n\x1a\nfake")])
         self.operator_reply(self.dialog, "Счёт", attachments=[("invoice.pdf", b"%PDF-1.4 fake")])
         self.send()
-        photo, = self.fake.calls_of("sendPhoto")
-        document, = self.fake.calls_of("sendDocument")
+        (photo,) = self.fake.calls_of("sendPhoto")
+        (document,) = self.fake.calls_of("sendDocument")
         self.assertEqual(photo["caption"], "Фото")
         self.assertEqual(document["caption"], "Счёт")
         self.assertFalse(self.fake.calls_of("sendMessage"))
@@ -74,7 +74,9 @@ class TestOutbound(OpenlinesCase):
         first, second = self.rows("out")
         self.assertEqual((first.state, first.attempts), ("retry", 1))
         self.assertEqual(second.state, "pending", "the second waits behind the first: order is kept")
-        self.assertAlmostEqual(first.next_attempt_dt, fields.Datetime.now() + timedelta(seconds=7), delta=timedelta(seconds=3))
+        self.assertAlmostEqual(
+            first.next_attempt_dt, fields.Datetime.now() + timedelta(seconds=7), delta=timedelta(seconds=3)
+        )
         with freeze_time(fields.Datetime.now() + timedelta(seconds=8)):
             self.send()
         self.assertEqual(self.rows("out").mapped("state"), ["done", "done"])

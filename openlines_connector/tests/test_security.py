@@ -12,7 +12,9 @@ class TestSecurity(OpenlinesCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.other = new_test_user(cls.env, login="ol_other", groups="openlines_connector.group_openlines_manager")
-        cls.director = new_test_user(cls.env, login="ol_director", groups="openlines_connector.group_openlines_director")
+        cls.director = new_test_user(
+            cls.env, login="ol_director", groups="openlines_connector.group_openlines_director"
+        )
         cls.admin = new_test_user(cls.env, login="ol_admin", groups="openlines_connector.group_openlines_admin")
 
     def test_only_administrators_read_credentials(self):

@@ -25,8 +25,10 @@ class TestSiteChat(OpenlinesCase):
         self.assertEqual(dialog.operator_id, self.operator)
         self.operator_reply(dialog, "Здравствуйте!")
         self.assertEqual(dialog.state, "answered")
-        self.assertFalse(self.env["openlines.message"].search([("dialog_id", "=", dialog.id)]),
-                         "site answers travel through the widget, not the outbound queue")
+        self.assertFalse(
+            self.env["openlines.message"].search([("dialog_id", "=", dialog.id)]),
+            "site answers travel through the widget, not the outbound queue",
+        )
 
     def test_one_list_holds_messenger_and_site_dialogs(self):
         self.receive(self.fixture("text"))
