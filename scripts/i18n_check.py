@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Check (and optionally resync) the translation catalogues of an Odoo addon.
+
+Only needs ``polib``, which Odoo itself depends on (``odoo.tools.translate``
+parses PO files with it), so no database and no extra package are required.
+
+Typical workflow after source strings changed::
+
+    # 1. refresh the installed module, then export the template with Odoo's tooling
+    python3 -m odoo server -c CONFIG -d DB -u openlines_connector --stop-after-init
+    python3 -m odoo i18n export -c CONFIG -d DB openlines_connector -l pot
+    # 2. rebuild ru.po from the new template, keeping every existing translation
+    python3 scripts/i18n_check.py --sync
+    # 3. translate what is listed as missing (edit ru.po, or --fill a JSON file
+    #    mapping msgid -> msgstr), then check
+    python3 scripts/i18n_check.py --fill new_terms.json
+    python3 scripts/i18n_check.py
+
+Exit status is 1 when a problem is found (missing / empty / fuzzy / obsolete
+entries, placeholders or markup that differ between msgid and msgstr, or a
+wrong header), 0 otherwise.
+"""
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import polib
+
+ADDON = Path(__file__).resolve().parent.parent / "openlines_connector"
+
+PLURAL_FORMS = {
+    "ru": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && "
+    "(n%100<10 || n%100>=20) ? 1 : 2);",
+}
+
+# printf-style python placeholders: %s, %d, %(name)s, %%, ...
+PY_PLACEHOLDER = re.compile(r"%(?:\((?P<name>\w+)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?P<conv>[diouxXeEfFgGcrsa%])")
+# str.format fields, e.g. the {client} / {waited} of user-editable alert texts
+BRACE_FIELD = re.compile(r"(?<!\{)\{(\w*)(?:[!:][^{}]*)?\}(?!\})")
+# opening / closing markup tags (model_terms of views and html fields)
+TAG = re.compile(r"</?([A-Za-z][\w:-]*)")
+# mentions that must survive translation verbatim, e.g. @BotFather
+MENTION = re.compile(r"(?<![\w.])@\w+")
+
+
+def placeholders(text):
+    """Return (named placeholders as a Counter, positional ones as an ordered list)."""
+    named, positional = Counter(), []
+    for match in PY_PLACEHOLDER.finditer(text):
+        if match["name"]:
+            named[match.group(0)] += 1
+        else:
+            positional.append(match.group(0))
+    return named, positional
+
+
+def entry_problems(entry):
+    """Problems of a single translated entry, as a list of strings (empty when fine)."""
+    problems = []
+    if entry.obsolete:
+        return ["obsolete entry (#~), remove it"]
+    if "fuzzy" in entry.flags:
+        problems.append("fuzzy")
+    if not entry.msgstr.strip():
+        problems.append("empty msgstr")
+        return problems
+    if placeholders(entry.msgid) != placeholders(entry.msgstr):
+        problems.append("placeholders differ: %s vs %s" % (placeholders(entry.msgid), placeholders(entry.msgstr)))
+    if Counter(BRACE_FIELD.findall(entry.msgid)) != Counter(BRACE_FIELD.findall(entry.msgstr)):
+        problems.append("{fields} differ: %s vs %s" % (
+            sorted(BRACE_FIELD.findall(entry.msgid)), sorted(BRACE_FIELD.findall(entry.msgstr))))
+    if Counter(TAG.findall(entry.msgid)) != Counter(TAG.findall(entry.msgstr)):
+        problems.append("markup tags differ")
+    if Counter(MENTION.findall(entry.msgid)) != Counter(MENTION.findall(entry.msgstr)):
+        problems.append("@mentions differ")
+    return problems
+
+
+def check(pot_path, po_path, lang):
+    pot = polib.pofile(str(pot_path))
+    po = polib.pofile(str(po_path))
+    errors = []
+
+    meta = po.metadata
+    if meta.get("Language") != lang:
+        errors.append("header: Language should be %r, found %r" % (lang, meta.get("Language")))
+    if lang in PLURAL_FORMS and meta.get("Plural-Forms") != PLURAL_FORMS[lang]:
+        errors.append("header: Plural-Forms should be %r" % PLURAL_FORMS[lang])
+    if "charset=UTF-8" not in meta.get("Content-Type", ""):
+        errors.append("header: Content-Type must declare charset=UTF-8")
+
+    translated = {e.msgid: e for e in po if not e.obsolete}
+    template = {e.msgid for e in pot if not e.obsolete}
+    for msgid in sorted(template - set(translated)):
+        errors.append("missing from %s: %r" % (po_path.name, msgid))
+    for msgid in sorted(set(translated) - template):
+        errors.append("not in the template (stale, resync): %r" % msgid)
+    for entry in po:
+        for problem in entry_problems(entry):
+            errors.append("%s: %r" % (problem, entry.msgid))
+    return errors
+
+
+def sync(pot_path, po_path, lang):
+    """Rebuild the language file from the template, keeping existing translations.
+
+    Like ``msgmerge --no-fuzzy-matching`` but written with polib, i.e. with the
+    same layout as Odoo's own export (entry order, comments, line wrapping).
+    """
+    pot = polib.pofile(str(pot_path))
+    old = polib.pofile(str(po_path)) if po_path.exists() else polib.POFile()
+    known = {e.msgid: e.msgstr for e in old if not e.obsolete and "fuzzy" not in e.flags and e.msgstr}
+
+    new = polib.POFile(wrapwidth=old.wrapwidth or 78)
+    new.header = pot.header
+    new.metadata = dict(pot.metadata)
+    for key in ("PO-Revision-Date", "Last-Translator", "Language-Team"):
+        if old.metadata.get(key):
+            new.metadata[key] = old.metadata[key]
+    new.metadata["Language"] = lang
+    new.metadata["Content-Type"] = "text/plain; charset=UTF-8"
+    new.metadata["Content-Transfer-Encoding"] = "8bit"
+    if lang in PLURAL_FORMS:
+        new.metadata["Plural-Forms"] = PLURAL_FORMS[lang]
+
+    untranslated = []
+    for tmpl in pot:
+        if tmpl.obsolete:
+            continue
+        entry = polib.POEntry(
+            msgid=tmpl.msgid,
+            msgstr=known.get(tmpl.msgid, ""),
+            comment=tmpl.comment,
+            tcomment=tmpl.tcomment,
+            occurrences=list(tmpl.occurrences),
+            flags=[f for f in tmpl.flags if f != "fuzzy"],
+        )
+        if not entry.msgstr:
+            untranslated.append(tmpl.msgid)
+        new.append(entry)
+    new.save(str(po_path))
+    return untranslated
+
+
+def fill(po_path, translations):
+    po = polib.pofile(str(po_path))
+    used = 0
+    for entry in po:
+        if entry.msgid in translations:
+            entry.msgstr = translations[entry.msgid]
+            if "fuzzy" in entry.flags:
+                entry.flags.remove("fuzzy")
+            used += 1
+    po.save(str(po_path))
+    return used, set(translations) - {e.msgid for e in po}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--addon", type=Path, default=ADDON, help="addon directory (default: %(default)s)")
+    parser.add_argument("--lang", default="ru", help="language file to check, i18n/<lang>.po (default: ru)")
+    parser.add_argument("--sync", action="store_true", help="rebuild <lang>.po from the .pot, keeping translations")
+    parser.add_argument("--fill", type=Path, metavar="JSON", help="set msgstr from a JSON object {msgid: msgstr}")
+    args = parser.parse_args(argv)
+
+    i18n = args.addon / "i18n"
+    pot_path = i18n / ("%s.pot" % args.addon.name)
+    po_path = i18n / ("%s.po" % args.lang)
+
+    if args.sync:
+        untranslated = sync(pot_path, po_path, args.lang)
+        print("%s rebuilt from %s; %d untranslated" % (po_path, pot_path.name, len(untranslated)))
+        for msgid in untranslated:
+            print("  untranslated: %r" % msgid)
+    if args.fill:
+        used, unknown = fill(po_path, json.loads(args.fill.read_text(encoding="utf-8")))
+        print("%d translations applied" % used)
+        for msgid in sorted(unknown):
+            print("  not in %s: %r" % (po_path.name, msgid))
+
+    errors = check(pot_path, po_path, args.lang)
+    total = len([e for e in polib.pofile(str(po_path)) if not e.obsolete])
+    for error in errors:
+        print(error)
+    print("%s: %d entries, %d problem(s)" % (po_path, total, len(errors)))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
