@@ -1,3 +1,4 @@
 from . import connectors
 from . import models
+from . import report
 from . import controllers

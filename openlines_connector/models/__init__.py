@@ -5,3 +5,13 @@ from . import openlines_dialog
 from . import openlines_message
 from . import discuss_channel
 from . import res_config_settings
+from . import openlines_line_crm
+from . import openlines_contact_crm
+from . import openlines_contact_merge
+from . import openlines_dialog_crm
+from . import res_partner
+from . import crm_lead
+from . import openlines_line_kpi
+from . import openlines_dialog_kpi
+from . import discuss_channel_crm
+from . import chatbot_script_step_crm

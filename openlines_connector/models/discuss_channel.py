@@ -31,14 +31,19 @@ class DiscussChannel(models.Model):
         # sudo: openlines.dialog - the poster may not read the dialog row, the session is theirs
         dialog = self.sudo().openlines_dialog_id
         if (
-            dialog
-            and not self.env.context.get("openlines_inbound")
-            and msg_vals.get("message_type", message.message_type) == "comment"
-            and message.author_id
-            and message.author_id != dialog.partner_id
-            and msg_vals.get("subtype_id") == self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
+            not dialog
+            or self.env.context.get("openlines_inbound")  # the inbound processing records client messages itself
+            or msg_vals.get("message_type", message.message_type) != "comment"
+        ):
+            return res
+        from_client = message.author_guest_id or (message.author_id and message.author_id == dialog.partner_id)
+        if from_client:
+            if not dialog.channel_id:  # a visitor typed in the site's widget
+                dialog._on_client_message()
+        elif message.author_id and msg_vals.get("subtype_id") == self.env["ir.model.data"]._xmlid_to_res_id(
+            "mail.mt_comment"
         ):
             if dialog.channel_id:
                 self.env["openlines.message"]._queue_outbound(dialog, message)
-            dialog._on_answer()
+            dialog._on_answer(message.author_id)
         return res

@@ -47,28 +47,26 @@ class OpenlinesContact(models.Model):
 
     @api.model
     def _get_or_create(self, channel, event):
-        """Return the contact of ``event``'s chat on ``channel``, creating it and its partner."""
+        """Return the contact of ``event``'s chat on ``channel``, creating it and its partner.
+
+        A new contact is first matched with a partner the client already is
+        (see ``_match_partner``); a partner is created only for a new client.
+        """
         contact = self.search([("channel_id", "=", channel.id), ("external_id", "=", event.chat_id)], limit=1)
         if contact:
             if event.phone and not contact.phone:
-                contact.phone = event.phone
+                contact.phone = self._normalize_phone(event.phone) or event.phone
+                contact._complete_partner(event)
             return contact
-        name = event.name or event.username or event.chat_id
-        partner = self.env["res.partner"].create(
-            {
-                "name": name,
-                "phone": event.phone or False,
-                "comment": self.env._("Client from %(channel)s", channel=channel.name),
-            }
-        )
+        partner = self._match_partner(channel, event) or self._create_partner(channel, event)
         return self.create(
             {
-                "name": name,
+                "name": event.name or event.username or event.chat_id,
                 "channel_id": channel.id,
                 "external_id": event.chat_id,
                 "external_user_id": event.user_id or False,
                 "username": event.username or False,
-                "phone": event.phone or False,
+                "phone": self._normalize_phone(event.phone) or event.phone or False,
                 "lang": event.lang or False,
                 "partner_id": partner.id,
             }

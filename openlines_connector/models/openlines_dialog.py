@@ -206,7 +206,8 @@ class OpenlinesDialog(models.Model):
                 vals["state"] = "assigned"
             dialog.write(vals)
 
-    def _on_answer(self):
+    def _on_answer(self, author=None):
+        """An operator or bot answered (``author``: their partner, when known)."""
         now = fields.Datetime.now()
         for dialog in self:
             vals = {"date_last_answer": now}
@@ -333,4 +334,4 @@ class OpenlinesDialog(models.Model):
                 if from_client:
                     dialog._on_client_message()
                 else:
-                    dialog._on_answer()
+                    dialog._on_answer(admin.partner_id)

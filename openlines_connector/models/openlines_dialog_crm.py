@@ -1,0 +1,166 @@
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Domain
+
+
+class OpenlinesDialog(models.Model):
+    """A dialog's lead: created by the line's rule or by hand, fed with the conversation."""
+
+    _inherit = "openlines.dialog"
+
+    lead_id = fields.Many2one(
+        "crm.lead", string="Lead", index="btree_not_null", ondelete="set null", tracking=True, copy=False
+    )
+
+    # -- creation ------------------------------------------------------------
+    @api.model
+    def _create_for_contact(self, contact):
+        dialog = super()._create_for_contact(contact)
+        dialog._apply_lead_rule()
+        return dialog
+
+    @api.model
+    def _create_for_site_sessions(self, discuss_channels):
+        dialogs = super()._create_for_site_sessions(discuss_channels)
+        # anonymous site visitors (and employees trying the widget) get a lead by hand only
+        dialogs.filtered(lambda d: d.partner_id.partner_share)._apply_lead_rule()
+        return dialogs
+
+    # -- life cycle ----------------------------------------------------------
+    def _mark_closed(self):
+        closing = self.filtered(lambda d: d.state != "closed" and d.lead_id)
+        res = super()._mark_closed()
+        for dialog in closing:
+            dialog._post_transcript_to_lead()
+        return res
+
+    def action_take_as(self, user):
+        res = super().action_take_as(user)
+        # sudo: crm.lead - the operator who takes the dialog becomes the salesperson of its fresh lead
+        lead = self.lead_id.sudo()
+        if lead and not lead.user_id:
+            lead.user_id = user
+        return res
+
+    # -- actions -------------------------------------------------------------
+    def action_create_lead(self):
+        """Create the dialog's lead by hand (whatever the line's rule), and open it."""
+        self.ensure_one()
+        self.check_access("write")
+        if self.lead_id:
+            raise UserError(self.env._("This dialog already has a lead."))
+        lead = self._create_lead()
+        # an operator without Sales rights files the lead for the sales team, without opening it
+        return self.action_view_lead() if lead.has_access("read") else True
+
+    def action_view_lead(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "crm.lead",
+            "res_id": self.lead_id.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
+
+    # -- business ------------------------------------------------------------
+    def _apply_lead_rule(self):
+        """Give new dialogs their lead as their line says: always, if none is open, or never."""
+        for dialog in self:
+            rule = dialog.line_id.lead_rule
+            if dialog.lead_id or rule == "never":
+                continue
+            lead = dialog._find_open_lead() if rule == "no_open_lead" else False
+            if lead:
+                dialog.lead_id = lead
+                dialog._post_link_on_lead(self.env._("The client started a new dialog"))
+            else:
+                dialog._create_lead()
+
+    def _adopt_lead(self, lead):
+        """Make ``lead``, filed by the chatbot or the ``/lead`` command, the dialog's lead.
+
+        crm_livechat links such a lead to the session (``origin_channel_id``),
+        which lets every salesperson read the session: an Open Lines session
+        stays readable by its operators only, so the link is the dialog's.
+        """
+        if not self or not lead:
+            return
+        self.ensure_one()
+        # sudo: crm.lead - unlinking the session keeps other operators' dialogs private
+        if "origin_channel_id" in lead._fields:  # crm_livechat, installed with crm and im_livechat
+            lead.sudo().origin_channel_id = False
+        if not self.lead_id:
+            self.lead_id = lead
+            self._post_link_on_lead(self.env._("Lead created from the dialog"))
+
+    def _find_open_lead(self):
+        """The client's latest lead that is neither won, lost nor archived."""
+        self.ensure_one()
+        if not self.partner_id:
+            return self.env["crm.lead"]
+        partner = self.partner_id.commercial_partner_id
+        domain = Domain("partner_id", "child_of", partner.id) & Domain("won_status", "=", "pending")
+        # sudo: crm.lead - the rule looks at every lead of the client, whoever processes the message
+        return self.env["crm.lead"].sudo().search(domain, order="id desc", limit=1)
+
+    def _create_lead(self):
+        self.ensure_one()
+        # sudo: the lead's values come from the line and channel settings, which an operator may not read
+        values = self.sudo()._prepare_lead_values()
+        # sudo: crm.lead - leads are filed for the dialog's operator, who may have no Sales rights
+        # no generic "created" log (the note below says where the lead comes from), and no
+        # "assigned to you" e-mail: the salesperson is the operator, already in the conversation
+        Lead = self.env["crm.lead"].sudo().with_context(mail_create_nolog=True, mail_auto_subscribe_no_notify=True)
+        lead = Lead.create(values)
+        self.lead_id = lead
+        self._post_link_on_lead(self.env._("Lead created from the dialog"))
+        return lead
+
+    def _prepare_lead_values(self):
+        self.ensure_one()
+        source_name = self.channel_id.name or self.line_id.name
+        return {
+            "name": self.env._("%(client)s: %(origin)s", client=self.name, origin=source_name),
+            "partner_id": self.partner_id.id,
+            "contact_name": False if self.partner_id else self.name,
+            "team_id": self.line_id.team_id.id,
+            "user_id": self.operator_id.id,
+            "company_id": self.line_id.company_id.id,
+            "source_id": self._utm_record("utm.source", source_name).id,
+            "medium_id": self._utm_record("utm.medium", self._medium_name()).id,
+        }
+
+    def _medium_name(self):
+        if self.channel_id:
+            return self.channel_id._messenger_label()
+        return self.env.ref("utm.utm_medium_website", raise_if_not_found=False).name or "Website"
+
+    def _utm_record(self, model_name, name):
+        # sudo: utm - the source and medium are shared reference data, found or made on the fly
+        return self.env["utm.mixin"].sudo()._find_or_create_record(model_name, name)
+
+    def _dialog_link(self):
+        self.ensure_one()
+        return Markup('<a href="/odoo/openlines.dialog/%s">%s</a>') % (self.id, self.name)
+
+    def _post_link_on_lead(self, title):
+        """Tell the lead's chatter which dialog (and from where) belongs to it."""
+        for dialog in self:
+            # sudo: openlines.channel - the channel's name, for an operator who may not read channels
+            source = dialog.sudo().channel_id.display_name or dialog.sudo().line_id.name
+            body = Markup("%s: %s (%s)") % (title, dialog._dialog_link(), source)
+            # sudo: crm.lead - the dialog's notes reach its lead whoever handles the dialog
+            dialog.lead_id.sudo().message_post(body=body, message_type="comment", subtype_xmlid="mail.mt_note")
+
+    def _post_transcript_to_lead(self):
+        """Post the closed dialog's conversation in its lead's chatter."""
+        self.ensure_one()
+        # sudo: discuss.channel - the transcript of the dialog's own session
+        history = self.discuss_channel_id.sudo()._get_channel_history()
+        title = self.env._("Conversation of the dialog %(link)s", link=self._dialog_link())
+        body = Markup("<p>%s</p>%s") % (title, history)
+        # sudo: crm.lead - the conversation goes to the lead whoever closes the dialog
+        self.lead_id.sudo().message_post(body=body, message_type="comment", subtype_xmlid="mail.mt_note")

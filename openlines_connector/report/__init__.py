@@ -1,0 +1,1 @@
+from . import openlines_report_dialog
