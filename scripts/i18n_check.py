@@ -33,12 +33,13 @@ import polib
 ADDON = Path(__file__).resolve().parent.parent / "openlines_connector"
 
 PLURAL_FORMS = {
-    "ru": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && "
-    "(n%100<10 || n%100>=20) ? 1 : 2);",
+    "ru": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
 }
 
 # printf-style python placeholders: %s, %d, %(name)s, %%, ...
-PY_PLACEHOLDER = re.compile(r"%(?:\((?P<name>\w+)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?P<conv>[diouxXeEfFgGcrsa%])")
+PY_PLACEHOLDER = re.compile(
+    r"%(?:\((?P<name>\w+)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?P<conv>[diouxXeEfFgGcrsa%])"
+)
 # str.format fields, e.g. the {client} / {waited} of user-editable alert texts
 BRACE_FIELD = re.compile(r"(?<!\{)\{(\w*)(?:[!:][^{}]*)?\}(?!\})")
 # opening / closing markup tags (model_terms of views and html fields)
@@ -69,10 +70,12 @@ def entry_problems(entry):
         problems.append("empty msgstr")
         return problems
     if placeholders(entry.msgid) != placeholders(entry.msgstr):
-        problems.append("placeholders differ: %s vs %s" % (placeholders(entry.msgid), placeholders(entry.msgstr)))
+        problems.append(f"placeholders differ: {placeholders(entry.msgid)} vs {placeholders(entry.msgstr)}")
     if Counter(BRACE_FIELD.findall(entry.msgid)) != Counter(BRACE_FIELD.findall(entry.msgstr)):
-        problems.append("{fields} differ: %s vs %s" % (
-            sorted(BRACE_FIELD.findall(entry.msgid)), sorted(BRACE_FIELD.findall(entry.msgstr))))
+        problems.append(
+            f"{{fields}} differ: {sorted(BRACE_FIELD.findall(entry.msgid))} vs "
+            f"{sorted(BRACE_FIELD.findall(entry.msgstr))}"
+        )
     if Counter(TAG.findall(entry.msgid)) != Counter(TAG.findall(entry.msgstr)):
         problems.append("markup tags differ")
     if Counter(MENTION.findall(entry.msgid)) != Counter(MENTION.findall(entry.msgstr)):
@@ -87,21 +90,21 @@ def check(pot_path, po_path, lang):
 
     meta = po.metadata
     if meta.get("Language") != lang:
-        errors.append("header: Language should be %r, found %r" % (lang, meta.get("Language")))
+        errors.append(f"header: Language should be {lang!r}, found {meta.get('Language')!r}")
     if lang in PLURAL_FORMS and meta.get("Plural-Forms") != PLURAL_FORMS[lang]:
-        errors.append("header: Plural-Forms should be %r" % PLURAL_FORMS[lang])
+        errors.append(f"header: Plural-Forms should be {PLURAL_FORMS[lang]!r}")
     if "charset=UTF-8" not in meta.get("Content-Type", ""):
         errors.append("header: Content-Type must declare charset=UTF-8")
 
     translated = {e.msgid: e for e in po if not e.obsolete}
     template = {e.msgid for e in pot if not e.obsolete}
     for msgid in sorted(template - set(translated)):
-        errors.append("missing from %s: %r" % (po_path.name, msgid))
+        errors.append(f"missing from {po_path.name}: {msgid!r}")
     for msgid in sorted(set(translated) - template):
-        errors.append("not in the template (stale, resync): %r" % msgid)
+        errors.append(f"not in the template (stale, resync): {msgid!r}")
     for entry in po:
         for problem in entry_problems(entry):
-            errors.append("%s: %r" % (problem, entry.msgid))
+            errors.append(f"{problem}: {entry.msgid!r}")
     return errors
 
 
@@ -128,6 +131,7 @@ def sync(pot_path, po_path, lang):
         new.metadata["Plural-Forms"] = PLURAL_FORMS[lang]
 
     untranslated = []
+    dropped = sorted(set(known) - {e.msgid for e in pot if not e.obsolete})
     for tmpl in pot:
         if tmpl.obsolete:
             continue
@@ -143,7 +147,7 @@ def sync(pot_path, po_path, lang):
             untranslated.append(tmpl.msgid)
         new.append(entry)
     new.save(str(po_path))
-    return untranslated
+    return untranslated, dropped
 
 
 def fill(po_path, translations):
@@ -168,25 +172,27 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     i18n = args.addon / "i18n"
-    pot_path = i18n / ("%s.pot" % args.addon.name)
-    po_path = i18n / ("%s.po" % args.lang)
+    pot_path = i18n / f"{args.addon.name}.pot"
+    po_path = i18n / f"{args.lang}.po"
 
     if args.sync:
-        untranslated = sync(pot_path, po_path, args.lang)
-        print("%s rebuilt from %s; %d untranslated" % (po_path, pot_path.name, len(untranslated)))
+        untranslated, dropped = sync(pot_path, po_path, args.lang)
+        print(f"{po_path} rebuilt from {pot_path.name}; {len(untranslated)} untranslated")
         for msgid in untranslated:
-            print("  untranslated: %r" % msgid)
+            print(f"  untranslated: {msgid!r}")
+        for msgid in dropped:
+            print(f"  dropped (no longer in the template): {msgid!r}")
     if args.fill:
         used, unknown = fill(po_path, json.loads(args.fill.read_text(encoding="utf-8")))
-        print("%d translations applied" % used)
+        print(f"{used} translations applied")
         for msgid in sorted(unknown):
-            print("  not in %s: %r" % (po_path.name, msgid))
+            print(f"  not in {po_path.name}: {msgid!r}")
 
     errors = check(pot_path, po_path, args.lang)
     total = len([e for e in polib.pofile(str(po_path)) if not e.obsolete])
     for error in errors:
         print(error)
-    print("%s: %d entries, %d problem(s)" % (po_path, total, len(errors)))
+    print(f"{po_path}: {total} entries, {len(errors)} problem(s)")
     return 1 if errors else 0
 
 

@@ -10,3 +10,4 @@ from . import test_crm
 from . import test_roles
 from . import test_kpi
 from . import test_tour
+from . import test_i18n
