@@ -50,7 +50,9 @@ class OpenlinesChannel(models.Model):
         groups=ADMIN,
         help="Random part of the webhook address; whoever knows it can reach the webhook.",
     )
-    webhook_url = fields.Char(compute="_compute_webhook_url", groups=ADMIN, help="The address the messenger calls.")
+    webhook_url = fields.Char(
+        "Webhook URL", compute="_compute_webhook_url", groups=ADMIN, help="The address the messenger calls."
+    )
     api_base_url = fields.Char(
         "API address",
         compute="_compute_api_base_url",

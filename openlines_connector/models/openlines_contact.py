@@ -12,14 +12,14 @@ class OpenlinesContact(models.Model):
     channel_id = fields.Many2one("openlines.channel", required=True, ondelete="cascade", index=True)
     channel_type = fields.Selection(related="channel_id.channel_type", store=True, string="Messenger")
     line_id = fields.Many2one(related="channel_id.line_id", store=True, string="Open Line", index=True)
-    external_id = fields.Char("Chat id", required=True, help="The messenger's id of the private chat with this client.")
-    external_user_id = fields.Char("User id", help="The messenger's id of the client's account.")
+    external_id = fields.Char("Chat ID", required=True, help="The messenger's id of the private chat with this client.")
+    external_user_id = fields.Char("User ID", help="The messenger's id of the client's account.")
     username = fields.Char(help="The client's public username in the messenger, if any.")
     phone = fields.Char()
     lang = fields.Char("Language", help="Language code the messenger reports for the client.")
     partner_id = fields.Many2one("res.partner", string="Partner", required=True, ondelete="restrict", index=True)
     is_blocked = fields.Boolean(
-        "Blocked the bot", help="The client blocked the bot: messages to them cannot be delivered."
+        "Blocked the bot", help="The client blocked the bot: messages can no longer be delivered."
     )
     dialog_ids = fields.One2many("openlines.dialog", "contact_id", string="Dialogs")
     dialog_count = fields.Integer(compute="_compute_dialog_count")

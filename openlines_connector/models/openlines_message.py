@@ -37,9 +37,9 @@ class OpenlinesMessage(models.Model):
     channel_id = fields.Many2one("openlines.channel", required=True, ondelete="cascade", index=True)
     direction = fields.Selection([("in", "Incoming"), ("out", "Outgoing")], required=True)
     external_id = fields.Char(
-        "External id", help="The messenger's id: the update id of an incoming request, the message id of a sent one."
+        "External ID", help="The messenger's id: the update id of an incoming request, the message id of a sent one."
     )
-    remote_message_id = fields.Char("Messenger message id", index="btree_not_null")
+    remote_message_id = fields.Char("Messenger message ID", index="btree_not_null")
     dialog_id = fields.Many2one("openlines.dialog", index="btree_not_null", ondelete="set null")
     mail_message_id = fields.Many2one(
         "mail.message", string="Discuss message", index="btree_not_null", ondelete="set null"
