@@ -7,7 +7,9 @@ needs) and calls it:
 
 * ``verify(headers, body, query)`` -- is this webhook request genuine?
 * ``dedup_key(payload)`` -- the messenger's id of one delivery (Telegram's
-  ``update_id``), used as ``openlines.message.external_id``;
+  ``update_id``), used as ``openlines.message.external_id``; ``split(payload)``
+  -- the deliveries of one request; ``webhook_response(payload)`` -- what to
+  answer; ``handshake(query)`` -- a GET verification;
 * ``parse(payload)`` -- normalized :class:`InboundEvent` objects;
 * ``download(file)`` -- the bytes of an inbound :class:`InboundFile`;
 * ``send(outbound)`` -- deliver an :class:`OutboundMessage`, return the
@@ -148,6 +150,21 @@ class Connector:
     def dedup_key(self, payload):
         """The delivery id of ``payload`` (a dict), as a string."""
         raise NotImplementedError
+
+    def split(self, payload):
+        """The deliveries one request carries, as ``[(external_id, payload)]``.
+
+        Each becomes one row of the message log.  A request that carries
+        nothing to store (a handshake such as VK's ``confirmation``) gives
+        an empty list.  Messengers that batch several events in one request
+        may split them here.
+        """
+        return [(self.dedup_key(payload), payload)]
+
+    def webhook_response(self, payload):
+        """The answer to a genuine request: ``None`` for JSON ``{"ok": true}``,
+        or ``(status, text)`` for a plain-text answer (VK expects ``ok``)."""
+        return None
 
     def parse(self, payload):
         """Return a list of :class:`InboundEvent` for ``payload``."""

@@ -45,9 +45,14 @@ class OpenlinesWebhook(http.Controller):
             return _answer({"ok": False, "error": "forbidden"}, 403)
         try:
             payload = json.loads(body)
-            external_id = connector.dedup_key(payload)
+            items = connector.split(payload)
         except (ValueError, TypeError, KeyError, AttributeError):
             _logger.warning("Open Lines webhook: malformed request for channel %s", channel.id)
             return _answer({"ok": False, "error": "malformed request"}, 400)
-        channel._ingest([(external_id, payload)])
+        if items:
+            channel._ingest(items)
+        answer = connector.webhook_response(payload)
+        if answer:
+            status, text = answer
+            return request.make_response(text, status=status, headers=[("Content-Type", "text/plain")])
         return _answer({"ok": True})

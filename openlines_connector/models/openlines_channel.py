@@ -3,7 +3,7 @@ import logging
 import secrets
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..connectors.base import REGISTRY, ConnectorError, get_connector
@@ -11,6 +11,32 @@ from ..connectors.base import REGISTRY, ConnectorError, get_connector
 _logger = logging.getLogger(__name__)
 
 ADMIN = "openlines_connector.group_openlines_admin"
+
+#: every messenger the product knows; a type is usable once its connector is registered
+CHANNEL_TYPES = [
+    ("telegram", "Telegram"),
+    ("vk", "VK"),
+    ("ok", "Odnoklassniki"),
+    ("avito", "Avito"),
+    ("whatsapp", "WhatsApp"),
+    ("viber", "Viber"),
+    ("messenger", "Facebook Messenger"),
+    ("instagram", "Instagram"),
+    ("apple", "Apple Messages for Business"),
+]
+
+#: credentials and settings handed to the connector (besides token, secret and API address)
+CONNECTOR_SETTINGS = (
+    "verify_token",
+    "vk_group_id",
+    "vk_confirmation_code",
+    "avito_client_id",
+    "avito_client_secret",
+    "avito_user_id",
+    "wa_phone_number_id",
+    "meta_page_id",
+    "sender_name",
+)
 
 
 def _new_key(*_args):
@@ -31,9 +57,7 @@ class OpenlinesChannel(models.Model):
     line_id = fields.Many2one(
         "openlines.line", string="Open Line", required=True, ondelete="restrict", index=True, tracking=True
     )
-    channel_type = fields.Selection(
-        [("telegram", "Telegram")], string="Messenger", required=True, default="telegram", tracking=True
-    )
+    channel_type = fields.Selection(CHANNEL_TYPES, string="Messenger", required=True, default="telegram", tracking=True)
     token = fields.Char(
         groups=ADMIN, copy=False, help="The bot's access token, as the messenger gave it (e.g. Telegram's @BotFather)."
     )
@@ -42,6 +66,30 @@ class OpenlinesChannel(models.Model):
         copy=False,
         default=_new_key,
         help="Shared secret the messenger sends with every webhook request; requests without it are refused.",
+    )
+    verify_token = fields.Char(
+        groups=ADMIN,
+        copy=False,
+        default=_new_key,
+        help="Token the messenger sends when it checks the webhook address (WhatsApp, Facebook, Instagram).",
+    )
+    vk_group_id = fields.Char("VK community ID", help="The numeric ID of the VK community (without the minus).")
+    vk_confirmation_code = fields.Char(
+        "VK confirmation string",
+        groups=ADMIN,
+        copy=False,
+        help="The string VK's Callback API settings ask the server to return.",
+    )
+    avito_client_id = fields.Char("Avito client ID", groups=ADMIN, copy=False)
+    avito_client_secret = fields.Char("Avito client secret", groups=ADMIN, copy=False)
+    avito_user_id = fields.Char("Avito account ID", help="The numeric ID of the Avito account (profile) that sells.")
+    wa_phone_number_id = fields.Char("WhatsApp phone number ID", help="From the WhatsApp Business Cloud API settings.")
+    meta_page_id = fields.Char(
+        "Facebook page ID", help="The page (or Instagram business account) that receives messages."
+    )
+    sender_name = fields.Char(
+        "Sender name",
+        help="Name shown to clients with each message, where the messenger shows one (Viber: 28 characters).",
     )
     webhook_key = fields.Char(
         copy=False,
@@ -104,15 +152,25 @@ class OpenlinesChannel(models.Model):
         for channel in self:
             channel.dialog_count = counts.get(channel, 0)
 
+    @api.constrains("channel_type")
+    def _check_channel_type_available(self):
+        for channel in self:
+            if channel.channel_type not in REGISTRY:
+                raise ValidationError(
+                    self.env._(
+                        "%(messenger)s cannot be connected yet: this version has no connector for it.",
+                        messenger=channel._messenger_label(),
+                    )
+                )
+
     # -- connector ---------------------------------------------------------
     def _get_connector(self):
         self.ensure_one()
         # sudo: openlines.channel - credentials are read for the API call only, never shown
         channel = self.sudo()
-        return get_connector(
-            channel.channel_type,
-            {"token": channel.token, "webhook_secret": channel.webhook_secret, "api_base_url": channel.api_base_url},
-        )
+        config = {name: channel[name] or "" for name in CONNECTOR_SETTINGS}
+        config.update(token=channel.token, webhook_secret=channel.webhook_secret, api_base_url=channel.api_base_url)
+        return get_connector(channel.channel_type, config)
 
     def _call(self, method, *args):
         """Call the connector; return ``(True, result)`` or ``(False, error)``.

@@ -1,4 +1,4 @@
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -70,3 +70,11 @@ class TestChannelActions(OpenlinesCase):
         self.assertEqual(channel.api_base_url, "https://api.telegram.org")
         self.assertTrue(len(channel.webhook_key) >= 40)
         self.assertNotEqual(channel.webhook_key, self.channel.webhook_key)
+
+    def test_a_messenger_without_connector_cannot_be_chosen(self):
+        from ..connectors.base import REGISTRY
+
+        missing = [value for value, _label in self.channel._fields["channel_type"].selection if value not in REGISTRY]
+        self.assertIn("apple", missing)
+        with self.assertRaises(ValidationError):
+            self.env["openlines.channel"].create({"name": "x", "line_id": self.line.id, "channel_type": missing[0]})
