@@ -471,7 +471,10 @@ class Bench:
                           *(["## Profile of the processing cron (cProfile)", "", "```", profile, "```", ""]
                             if profile else []),
                           "How to run it and what each figure means: `README.md`.", ""])
-        Path(self.args.results).write_text(text, encoding="utf-8")
+        path = Path(self.args.results)
+        other = path.read_text(encoding="utf-8") if path.exists() else ""
+        keep = other.find("\n## Response-time KPIs")  # bench_kpi.py's section stays
+        path.write_text(text.rstrip("\n") + "\n" + (other[keep:] if keep >= 0 else ""), encoding="utf-8")
         print(f"wrote {self.args.results}")
 
     # -- main --------------------------------------------------------------------------
