@@ -13,7 +13,7 @@ who answers from Discuss, and is tied to the client's partner in CRM.
     "license": "LGPL-3",
     "depends": ["im_livechat", "crm"],
     "external_dependencies": {
-        "python": ["python-telegram-bot", "requests"],
+        "python": ["python-telegram-bot", "vk-api", "requests"],
     },
     "data": [
         "security/openlines_security.xml",

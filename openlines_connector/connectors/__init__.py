@@ -1,1 +1,2 @@
-from . import base, telegram
+from . import base, telegram, vk, ok, avito
+from . import whatsapp, viber, meta

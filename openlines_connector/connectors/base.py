@@ -89,8 +89,10 @@ class InboundEvent:
 
     ``kind``: ``message`` (a new client message), ``edit`` (the client edited
     ``remote_message_id``), ``button`` (a button press, ``text`` = its data),
-    ``blocked`` (the client blocked the bot), ``ignore`` (nothing to do; the
-    ``note`` says why).
+    ``blocked`` (the client blocked the bot), ``echo`` (the account's own
+    message written in the messenger's interface, shown as the operator's),
+    ``ignore`` (nothing to do; the ``note`` says why).  On a ``message``, a
+    ``note`` (an Avito item) is shown once in the dialog as a notice.
     """
 
     kind: str
@@ -112,6 +114,7 @@ class OutboundFile:
     name: str
     data: bytes
     mimetype: str = "application/octet-stream"
+    url: str = ""  # a public address of the file, for messengers that fetch files by URL (Viber)
 
 
 @dataclasses.dataclass

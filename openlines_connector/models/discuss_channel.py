@@ -45,5 +45,6 @@ class DiscussChannel(models.Model):
         ):
             if dialog.channel_id:
                 self.env["openlines.message"]._queue_outbound(dialog, message)
-            dialog._on_answer(message.author_id)
+            if not self.env.context.get("openlines_auto_reply"):  # the line's own texts are no answer
+                dialog._on_answer(message.author_id)
         return res

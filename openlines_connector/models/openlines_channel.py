@@ -170,6 +170,8 @@ class OpenlinesChannel(models.Model):
         channel = self.sudo()
         config = {name: channel[name] or "" for name in CONNECTOR_SETTINGS}
         config.update(token=channel.token, webhook_secret=channel.webhook_secret, api_base_url=channel.api_base_url)
+        if channel.channel_type == "viber":  # Viber shows a sender name: the line's by default
+            config["line_name"] = channel.line_id.name or ""
         return get_connector(channel.channel_type, config)
 
     def _call(self, method, *args):
@@ -180,7 +182,13 @@ class OpenlinesChannel(models.Model):
         instead of raising and rolling the record back.
         """
         self.ensure_one()
-        if not self.sudo().token:
+        channel = self.sudo()  # sudo: openlines.channel - only checks that the credentials are filled
+        if channel.channel_type == "avito":
+            if not (channel.avito_client_id and channel.avito_client_secret):
+                raise UserError(
+                    self.env._("Enter the Avito client ID and client secret on channel %(name)s first.", name=self.name)
+                )
+        elif not channel.token:
             raise UserError(self.env._("Enter the bot's token on channel %(name)s first.", name=self.name))
         try:
             return True, getattr(self._get_connector(), method)(*args)

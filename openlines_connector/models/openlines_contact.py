@@ -21,6 +21,14 @@ class OpenlinesContact(models.Model):
     is_blocked = fields.Boolean(
         "Blocked the bot", help="The client blocked the bot: messages can no longer be delivered."
     )
+    consent_date = fields.Datetime(
+        "Consent given on",
+        readonly=True,
+        copy=False,
+        help="When the client accepted the line's agreement on personal data.",
+    )
+    consent_version = fields.Integer("Agreement version", readonly=True, copy=False)
+    consent_text = fields.Text("Accepted agreement", readonly=True, copy=False)
     dialog_ids = fields.One2many("openlines.dialog", "contact_id", string="Dialogs")
     dialog_count = fields.Integer(compute="_compute_dialog_count")
 

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -56,6 +56,7 @@ class OpenlinesDialog(models.Model):
     date_last_client = fields.Datetime("Last client message", readonly=True)
     date_last_answer = fields.Datetime("Last answer", readonly=True)
     date_closed = fields.Datetime("Closed on", readonly=True)
+    consent_date = fields.Datetime(related="contact_id.consent_date", string="Consent given on")
     message_log_ids = fields.One2many("openlines.message", "dialog_id", string="Message log")
     failed_message_count = fields.Integer(compute="_compute_failed_message_count", string="Undelivered messages")
 
@@ -226,6 +227,16 @@ class OpenlinesDialog(models.Model):
                 message_type="notification",
                 subtype_xmlid="mail.mt_comment",
             )
+
+    def _post_notice_once(self, text):
+        """Post ``text`` as a notice unless the session already shows it (an Avito item...)."""
+        shown = str(escape(text))
+        for dialog in self:
+            # sudo: mail.message - read the dialog's own session to avoid repeating a notice
+            if not dialog.discuss_channel_id.sudo().message_ids.filtered(
+                lambda m: m.message_type == "notification" and shown in (m.body or "")
+            ):
+                dialog._post_notice(text)
 
     def _reopen(self):
         for dialog in self:

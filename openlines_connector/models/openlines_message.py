@@ -3,9 +3,10 @@ import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.fields import Domain
 from odoo.tools import SQL, html2plaintext, plaintext2html
 
-from ..connectors.base import ConnectorError, FileTooLarge, OutboundFile, OutboundMessage
+from ..connectors.base import ConnectorError, FileTooLarge, OutboundMessage
 
 _logger = logging.getLogger(__name__)
 
@@ -45,7 +46,14 @@ class OpenlinesMessage(models.Model):
         "mail.message", string="Discuss message", index="btree_not_null", ondelete="set null"
     )
     state = fields.Selection(
-        [("pending", "Pending"), ("retry", "To retry"), ("done", "Done"), ("ignored", "Ignored"), ("failed", "Failed")],
+        [
+            ("pending", "Pending"),
+            ("retry", "To retry"),
+            ("held", "Held until consent"),
+            ("done", "Done"),
+            ("ignored", "Ignored"),
+            ("failed", "Failed"),
+        ],
         default="pending",
         required=True,
     )
@@ -53,6 +61,7 @@ class OpenlinesMessage(models.Model):
     next_attempt_dt = fields.Datetime("Next attempt", default=fields.Datetime.now)
     last_error = fields.Text()
     payload = fields.Text(help="The raw request, kept until it is processed.")
+    buttons = fields.Json(help="Buttons sent with an outgoing message: a list of [label, data].")
 
     _ext_uniq = models.UniqueIndex("(channel_id, direction, external_id)")
     _due_idx = models.Index("(direction, next_attempt_dt) WHERE state IN ('pending', 'retry')")
@@ -162,6 +171,8 @@ class OpenlinesMessage(models.Model):
             _logger.info(
                 "Open Lines: update %s of channel %s: %s", self.external_id, self.channel_id.id, "; ".join(notes)
             )
+        if self.state == "held":  # waits for the client's consent, payload and all
+            return
         self.write(
             {
                 "state": "ignored" if notes and not self.mail_message_id and not self.dialog_id else "done",
@@ -173,11 +184,22 @@ class OpenlinesMessage(models.Model):
     def _on_ignore(self, connector, event):
         return event.note or self.env._("update of kind %(kind)s ignored", kind=event.kind)
 
+    def _on_status(self, connector, event):
+        """A delivery report of an outgoing message (sent, delivered, read, failed)."""
+        return self._record_delivery(event)
+
     def _on_message(self, connector, event):
+        if self._consent_gate(connector, event):
+            return None
+        if rated := self.env["openlines.dialog"]._rating_reply(self.channel_id, event):
+            self.dialog_id = rated
+            return None
         contact = self.env["openlines.contact"]._get_or_create(self.channel_id, event)
         if contact.is_blocked:
             contact.is_blocked = False
         dialog = self.env["openlines.dialog"]._get_or_create_for_contact(contact)
+        if event.note:
+            dialog._post_notice_once(event.note)
         message = self._post_client_message(connector, dialog, event)
         dialog._on_client_message()
         self.write(
@@ -186,6 +208,11 @@ class OpenlinesMessage(models.Model):
 
     def _on_button(self, connector, event):
         connector.acknowledge_button(event)
+        if self._consent_gate(connector, event):
+            return None
+        if rated := self.env["openlines.dialog"]._rating_reply(self.channel_id, event):
+            self.dialog_id = rated
+            return None
         event.text = self.env._("Pressed button: %(data)s", data=event.text)
         return self._on_message(connector, event)
 
@@ -219,7 +246,42 @@ class OpenlinesMessage(models.Model):
             self.dialog_id = dialog
         return False if contact else self.env._("blocked by an unknown chat")
 
-    def _post_client_message(self, connector, dialog, event):
+    def _on_echo(self, connector, event):
+        """The account's own message, written in the messenger's interface: shown as the operator's.
+
+        Nothing is queued for sending (``openlines_inbound``); a message this
+        connector sent itself (same remote id as an outbound row) is skipped.
+        """
+        rid = event.remote_message_id
+        if rid and self.search_count(self._sent_domain(rid), limit=1):
+            return self.env._("own message %(id)s already in Discuss", id=rid)
+        contact = self.env["openlines.contact"].search(
+            [("channel_id", "=", self.channel_id.id), ("external_id", "=", event.chat_id)], limit=1
+        )
+        dialog = contact.dialog_ids.sorted("id")[-1:]
+        if not dialog:
+            return self.env._("own message in a chat without dialog ignored")
+        author = dialog.operator_id.partner_id or self.env.ref("base.partner_root")
+        message = self._post_client_message(connector, dialog, event, author=author)
+        dialog._on_answer(author)
+        self.write({"dialog_id": dialog.id, "mail_message_id": message.id, "remote_message_id": rid or False})
+
+    def _sent_domain(self, rid):
+        """Outbound rows of this channel whose remote ids (comma-separated) include ``rid``."""
+        return (
+            Domain("channel_id", "=", self.channel_id.id)
+            & Domain("direction", "=", "out")
+            & Domain.OR(
+                [
+                    Domain("remote_message_id", "=", rid),
+                    Domain("remote_message_id", "=like", f"{rid},%"),
+                    Domain("remote_message_id", "=like", f"%,{rid}"),
+                    Domain("remote_message_id", "=like", f"%,{rid},%"),
+                ]
+            )
+        )
+
+    def _post_client_message(self, connector, dialog, event, author=None):
         attachments, notes = [], []
         for file in event.files:
             try:
@@ -239,7 +301,7 @@ class OpenlinesMessage(models.Model):
             dialog.discuss_channel_id.sudo()
             .with_context(openlines_inbound=True)
             .message_post(
-                author_id=dialog.partner_id.id,
+                author_id=(author or dialog.partner_id).id,
                 body=body,
                 message_type="comment",
                 subtype_xmlid="mail.mt_comment",
@@ -257,6 +319,7 @@ class OpenlinesMessage(models.Model):
                 "direction": "out",
                 "dialog_id": dialog.id,
                 "mail_message_id": message.id,
+                "buttons": self.env.context.get("openlines_buttons") or False,
             }
         )
         self.env.ref("openlines_connector.ir_cron_openlines_send")._trigger()
@@ -275,7 +338,8 @@ class OpenlinesMessage(models.Model):
         outbound = OutboundMessage(
             chat_id=dialog.contact_id.external_id,
             text=html2plaintext(message.body or "").strip(),
-            files=[OutboundFile(a.name, a.raw, a.mimetype) for a in message.attachment_ids],
+            files=[self._outbound_file(a) for a in message.attachment_ids],
+            buttons=[tuple(b) for b in self.buttons or []],
             ref=str(self.id),
         )
         try:

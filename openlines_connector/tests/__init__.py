@@ -1,4 +1,12 @@
 from . import test_connector_telegram
+from . import test_connector_whatsapp
+from . import test_connector_viber
+from . import test_connector_meta
+from . import test_flow_whatsapp_viber_meta
+from . import test_connector_vk
+from . import test_connector_ok
+from . import test_connector_avito
+from . import test_flow_vk_ok_avito
 from . import test_webhook
 from . import test_inbound
 from . import test_outbound
@@ -11,3 +19,4 @@ from . import test_roles
 from . import test_kpi
 from . import test_tour
 from . import test_i18n
+from . import test_routing

@@ -1,0 +1,353 @@
+"""Facebook Messenger and Instagram (Messenger Platform), plus the Graph API plumbing
+WhatsApp shares with them.
+
+Webhooks: a GET handshake (``hub.mode``, ``hub.verify_token``, ``hub.challenge``)
+and POSTs signed with ``X-Hub-Signature-256: sha256=<HMAC-SHA256(app secret,
+raw body)>``.  A POST carries ``entry[].messaging[]``; :meth:`split` stores one
+row per messaging item, each row a complete webhook body with that one item.
+
+Sending: ``POST /{page-id}/messages`` (``/me/messages`` without a page id) with
+the page token as a bearer header (never in a URL).  Replies go as
+``RESPONSE``; when the 24-hour window is closed (error 10 / 2018278) the send is
+repeated once with the ``HUMAN_AGENT`` tag (7 days).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+
+import requests
+
+from .base import Connector, ConnectorError, FileTooLarge, InboundEvent, InboundFile, register
+
+_logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+GRAPH_URL = "https://graph.facebook.com/v21.0"
+RETRY_SECONDS = 60
+MAX_DOWNLOAD = 25 * 1024 * 1024
+OUTSIDE_WINDOW_SUBCODE = 2018278
+PAGE_FIELDS = "messages,messaging_postbacks,message_deliveries,message_reads,message_echoes"
+#: Graph error codes worth a retry: temporary failure, rate limits
+GRAPH_RETRY_CODES = {1, 2, 4, 17, 32, 341, 613, 80006, 80007}
+
+
+# -- shared helpers (also used by the WhatsApp connector) ------------------------
+def header(headers, name):
+    """Case-insensitive header lookup on a dict or a Werkzeug ``Headers``."""
+    if headers is None:
+        return None
+    value = headers.get(name)
+    if value is None and hasattr(headers, "items"):
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+    return value
+
+
+def check_signature(secret, headers, body):
+    """True when ``X-Hub-Signature-256`` is the app secret's HMAC of the raw body."""
+    value = header(headers, SIGNATURE_HEADER)
+    if not secret or not value or not isinstance(body, bytes | bytearray):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), bytes(body), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(str(value).strip().lower().encode(), expected.encode())
+
+
+def sign(secret, body):
+    """The ``X-Hub-Signature-256`` value of ``body`` (for tests and tools)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def stable_hash(*parts):
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+class GraphMixin:
+    """Handshake, signature and Graph API calls shared by the Meta connectors."""
+
+    label = "Meta"
+
+    def handshake(self, query):
+        query = query or {}
+        expected = self.config.get("verify_token") or ""
+        token = str(query.get("hub.verify_token") or "")
+        if query.get("hub.mode") == "subscribe" and expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return 200, str(query.get("hub.challenge") or "")
+        return 403, "Forbidden"
+
+    def verify(self, headers, body, query):
+        return check_signature(self.secret, headers, body)
+
+    def _graph(self, method, path, **kwargs):
+        """Call the Graph API; return the JSON answer or raise :class:`ConnectorError`."""
+        url = path if path.startswith("http") else f"{self.api_base_url}/{path.lstrip('/')}"
+        try:
+            response = requests.request(
+                method, url, headers={"Authorization": f"Bearer {self.token}"}, timeout=self.timeout, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise ConnectorError(f"{self.label} unreachable: {type(exc).__name__}", retry_after=RETRY_SECONDS) from None
+        if kwargs.get("stream") and response.ok:
+            return response
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        error = data.get("error") if isinstance(data, dict) else None
+        if response.ok and not error:
+            return data
+        raise self._graph_error(response.status_code, error if isinstance(error, dict) else {})
+
+    def _graph_error(self, status, error):
+        """Map a Graph error to retry / give up (connectors refine it with ``_classify``)."""
+        code, sub = error.get("code"), error.get("error_subcode")
+        text = error.get("message") or f"HTTP {status}"
+        details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else None
+        msg = f"{self.label} error {code or status}: {text}" + (f" ({details})" if details else "")
+        special = self._classify(code, sub, msg)
+        if special is not None:
+            return special
+        if code == 190 or status == 401:
+            return ConnectorError(
+                f"{self.label} rejected the access token: {text}. Enter a valid token on the channel.", code=190
+            )
+        if code in GRAPH_RETRY_CODES or status == 429 or status >= 500:
+            return ConnectorError(msg, retry_after=RETRY_SECONDS, code=code or status)
+        return ConnectorError(msg, code=code or status)
+
+    def _classify(self, code, subcode, msg):
+        return None
+
+    def _download_url(self, file, limit, auth=True):
+        if (file.size or 0) > limit:
+            raise FileTooLarge(f"{file.name}: {file.size} bytes, over the {limit // 1048576} MB limit")
+        headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
+        try:
+            response = requests.get(file.ref, headers=headers, timeout=max(self.timeout, 60), stream=True)
+            if response.status_code >= 400:
+                retry = RETRY_SECONDS if response.status_code >= 500 else None
+                raise ConnectorError(f"{file.name}: download failed (HTTP {response.status_code})", retry_after=retry)
+            data = b""
+            for chunk in response.iter_content(65536):
+                data += chunk
+                if len(data) > limit:
+                    raise FileTooLarge(f"{file.name}: over the {limit // 1048576} MB limit")
+            return data
+        except requests.RequestException as exc:
+            raise ConnectorError(
+                f"{file.name}: download failed ({type(exc).__name__})", retry_after=RETRY_SECONDS
+            ) from None
+
+
+# -- Messenger / Instagram parsing ---------------------------------------------
+_ATTACHMENT_KINDS = {
+    "image": ("photo", "image/jpeg", ".jpg"),
+    "video": ("video", "video/mp4", ".mp4"),
+    "audio": ("audio", "audio/mpeg", ".mp3"),
+    "file": ("document", "application/octet-stream", ""),
+}
+_IGNORED_ATTACHMENTS = {"story_mention", "ig_story", "unsupported_type"}
+
+
+def _attachments(message):
+    """``(files, link_lines, ignored_types)`` of a message's attachments."""
+    files, links, ignored = [], [], []
+    mid = str(message.get("mid", ""))[-8:]
+    for i, att in enumerate(message.get("attachments") or []):
+        kind = att.get("type")
+        url = (att.get("payload") or {}).get("url") or ""
+        if kind in _IGNORED_ATTACHMENTS:
+            ignored.append(kind)
+        elif kind in _ATTACHMENT_KINDS and url:
+            file_kind, mimetype, ext = _ATTACHMENT_KINDS[kind]
+            files.append(InboundFile(url, f"{kind}_{mid}_{i}{ext}", mimetype, 0, file_kind))
+        elif url:
+            links.append(f"{kind}: {url}")
+        else:
+            ignored.append(kind or "attachment")
+    return files, links, ignored
+
+
+class MetaConnector(GraphMixin, Connector):
+    """Messenger Platform: Facebook pages and Instagram professional accounts."""
+
+    default_api_base_url = GRAPH_URL
+    text_limit = 2000
+
+    # -- inbound --------------------------------------------------------------
+    def _items(self, payload):
+        if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+            raise ValueError(f"{self.label}: not a webhook body")
+        for entry in payload["entry"]:
+            for item in entry.get("messaging") or []:
+                if isinstance(item, dict):
+                    yield entry, item
+
+    def _key(self, item):
+        sender = (item.get("sender") or {}).get("id")
+        message = item.get("message")
+        if isinstance(message, dict) and message.get("mid"):
+            suffix = ":deleted" if message.get("is_deleted") else ""
+            return f"{message['mid']}{suffix}"
+        for kind in ("delivery", "read", "reaction", "postback", "message_edit"):
+            if isinstance(item.get(kind), dict):
+                if item[kind].get("mid") and kind == "postback":
+                    return f"postback:{item[kind]['mid']}"
+                return f"{kind}:{stable_hash(sender, item.get('timestamp'), item[kind])}"
+        return f"h:{stable_hash(item)}"
+
+    def dedup_key(self, payload):
+        for _entry, item in self._items(payload):
+            return self._key(item)
+        raise ValueError(f"{self.label}: webhook body without a messaging item")
+
+    def split(self, payload):
+        rows = []
+        for entry, item in self._items(payload):
+            head = {k: v for k, v in entry.items() if k != "messaging"}
+            rows.append((self._key(item), {"object": payload.get("object"), "entry": [{**head, "messaging": [item]}]}))
+        return rows
+
+    def parse(self, payload):
+        try:
+            return [self._event(item) for _entry, item in self._items(payload)] or [
+                InboundEvent("ignore", note="webhook body without a messaging item")
+            ]
+        except ValueError as exc:
+            return [InboundEvent("ignore", note=str(exc))]
+
+    def _event(self, item):
+        sender = str((item.get("sender") or {}).get("id") or "")
+        person = {"chat_id": sender, "user_id": sender}
+        message = item.get("message")
+        if isinstance(message, dict):
+            return self._message_event(message, person)
+        postback = item.get("postback")
+        if isinstance(postback, dict):
+            data = postback.get("title") or postback.get("payload") or ""
+            return InboundEvent("button", text=str(data), **person)
+        delivery = item.get("delivery")
+        if isinstance(delivery, dict) and delivery.get("mids"):
+            mid = delivery["mids"][0]  # one status per row: the connector sends one mid per message
+            return InboundEvent("status", remote_message_id=str(mid), note="delivered", **person)
+        kind = next((k for k in item if k not in ("sender", "recipient", "timestamp")), "empty")
+        return InboundEvent("ignore", note=f"{self.label} event {kind!r} is not served", **person)
+
+    def _message_event(self, message, person):
+        mid = str(message.get("mid") or "")
+        if message.get("is_echo"):
+            return InboundEvent("ignore", note="echo of the page's own message", **person)
+        if message.get("is_deleted"):
+            return InboundEvent("ignore", note=f"the client unsent message {mid}", **person)
+        quick = message.get("quick_reply")
+        if isinstance(quick, dict):
+            return InboundEvent("button", text=str(message.get("text") or quick.get("payload") or ""), **person)
+        files, links, ignored = _attachments(message)
+        text = "\n".join(filter(None, [message.get("text") or "", *links]))
+        if not text and not files:
+            note = f"{', '.join(ignored)} ignored" if ignored else "message without text or attachment"
+            return InboundEvent("ignore", note=note, **person)
+        return InboundEvent("message", text=text, files=files, remote_message_id=f"{person['chat_id']}:{mid}", **person)
+
+    def download(self, file):
+        return self._download_url(file, MAX_DOWNLOAD, auth=False)
+
+    # -- outbound -------------------------------------------------------------
+    def _classify(self, code, subcode, msg):
+        if code == 10 and subcode == OUTSIDE_WINDOW_SUBCODE:
+            return ConnectorError(
+                msg + " — the client last wrote more than 7 days ago: the page may not write first.",
+                code=OUTSIDE_WINDOW_SUBCODE,
+            )
+        if code == 551 or subcode in (1545041, 2018108):
+            return ConnectorError(msg, code=code, blocked=True)
+        return None
+
+    def _post(self, body):
+        page = self.config.get("meta_page_id") or "me"
+        try:
+            return self._graph("POST", f"{page}/messages", json=body)
+        except ConnectorError as exc:
+            if exc.code != OUTSIDE_WINDOW_SUBCODE or body.get("messaging_type") != "RESPONSE":
+                raise
+        # the 24-hour window is closed: a human agent may still answer within 7 days
+        return self._graph(
+            "POST", f"{page}/messages", json={**body, "messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
+        )
+
+    def _upload(self, file, kind):
+        if getattr(file, "url", ""):
+            return {"url": file.url, "is_reusable": True}
+        message = {"attachment": {"type": kind, "payload": {"is_reusable": True}}}
+        answer = self._graph(
+            "POST",
+            "me/message_attachments",
+            data={"message": json.dumps(message)},
+            files={"filedata": (file.name or "file", file.data, file.mimetype or "application/octet-stream")},
+        )
+        return {"attachment_id": answer["attachment_id"]}
+
+    def _messages(self, message):
+        """The Send API ``message`` objects of one outbound message."""
+        from .telegram import split_text  # noqa: PLC0415 - shared splitter
+
+        out = []
+        for file in message.files:
+            mimetype = (file.mimetype or "").split("/")[0]
+            kind = mimetype if mimetype in ("image", "video", "audio") else "file"
+            out.append({"attachment": {"type": kind, "payload": self._upload(file, kind)}})
+        chunks = split_text(message.text or "", self.text_limit)
+        if message.buttons and not chunks:
+            chunks = ["👇"]
+        out += [{"text": c} for c in chunks]
+        if message.buttons:
+            out[-1]["quick_replies"] = [
+                {"content_type": "text", "title": str(label)[:20], "payload": str(data)[:1000]}
+                for label, data in message.buttons[:13]
+            ]
+        return out
+
+    def send(self, message):
+        sent = []
+        try:
+            for msg in self._messages(message):
+                body = {"recipient": {"id": message.chat_id}, "messaging_type": "RESPONSE", "message": msg}
+                answer = self._post(body)
+                sent.append(f"{answer.get('recipient_id') or message.chat_id}:{answer.get('message_id', '')}")
+        except ConnectorError as exc:
+            exc.sent_ids = list(sent)
+            raise
+        return sent
+
+    # -- account --------------------------------------------------------------
+    def set_webhook(self, url, secret):
+        """Subscribe the page to the app; the URL and verify token are set in the app dashboard."""
+        page = self.config.get("meta_page_id") or "me"
+        self._graph("POST", f"{page}/subscribed_apps", params={"subscribed_fields": PAGE_FIELDS})
+        return True
+
+    def delete_webhook(self):
+        page = self.config.get("meta_page_id") or "me"
+        self._graph("DELETE", f"{page}/subscribed_apps")
+        return True
+
+    def test(self):
+        page = self.config.get("meta_page_id") or "me"
+        info = self._graph("GET", page, params={"fields": "id,name"})
+        return f"{info.get('name') or ''} ({info.get('id') or page})".strip()
+
+
+@register
+class MessengerConnector(MetaConnector):
+    channel_type = "messenger"
+    label = "Facebook Messenger"
+
+
+@register
+class InstagramConnector(MetaConnector):
+    channel_type = "instagram"
+    label = "Instagram"
+    text_limit = 1000

@@ -1,0 +1,217 @@
+"""Odnoklassniki (OK) bot API connector for groups, over ``requests``.
+
+OK signs nothing.  The webhook key in the URL (``/openlines/webhook/<key>``,
+43 random characters) is the only secret, so :meth:`OkConnector.verify`
+always accepts.  OK documents its sender networks (217.20.145.192/28,
+217.20.151.160/28, 217.20.153.48/28), but behind a reverse proxy the
+connector does not see the client address (``verify`` gets headers, body and
+query only): filter those networks at the proxy if wanted.
+
+The token travels in the query string (``access_token``): error messages
+built here are scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import requests
+
+from .base import Connector, ConnectorError, FileTooLarge, InboundEvent, InboundFile, register
+
+_logger = logging.getLogger(__name__)
+
+MAX_DOWNLOAD = 100 * 1024 * 1024
+RETRY_SECONDS = 30
+#: OK error codes -> seconds to wait: 1 unknown, 2 service unavailable, 8 flood, 11 limit reached
+RETRY_CODES = {1: 30, 2: 30, 8: 60, 11: 300}
+#: 10 permission denied, 455 the user does not accept messages from the group (docs: not verified here)
+BLOCKED_CODES = {10, 455}
+WEBHOOK_PATH = "/openlines/webhook/"
+
+_FILE_KINDS = {
+    "IMAGE": ("photo", "image_{}.jpg", "image/jpeg"),
+    "VIDEO": ("video", "video_{}.mp4", "video/mp4"),
+    "AUDIO": ("audio", "audio_{}.mp3", "audio/mpeg"),
+}
+
+
+def _sid(value):
+    return "" if value is None else str(value)
+
+
+def _attachments(message):
+    files, lines = [], []
+    for i, item in enumerate(message.get("attachments") or []):
+        if not isinstance(item, dict):
+            continue
+        kind = str(item.get("type") or "").upper()
+        payload = item.get("payload") or {}
+        url = payload.get("url")
+        if kind in _FILE_KINDS and url:
+            file_kind, name, mimetype = _FILE_KINDS[kind]
+            files.append(InboundFile(url, name.format(i + 1), mimetype, 0, file_kind))
+        elif url:
+            lines.append(f"🔗 {url}")
+        else:
+            lines.append(f"[{kind.lower() or 'attachment'}]")
+    return files, lines
+
+
+def _person(payload):
+    sender = payload.get("sender") or {}
+    recipient = payload.get("recipient") or {}
+    return {
+        "chat_id": _sid(recipient.get("chat_id")),
+        "user_id": _sid(sender.get("user_id")),
+        "name": sender.get("name") or _sid(sender.get("user_id")),
+    }
+
+
+def _message_event(payload):
+    message = payload.get("message") or {}
+    person = _person(payload)
+    if not person["chat_id"]:
+        return InboundEvent("ignore", note="OK message without a chat", **person)
+    files, lines = _attachments(message)
+    text = "\n".join(p for p in (message.get("text") or "", *lines) if p)
+    if not text and not files:
+        return InboundEvent("ignore", note="OK message without text or attachment", **person)
+    mid = _sid(message.get("mid"))
+    return InboundEvent("message", text=text, files=files, remote_message_id=mid, **person)
+
+
+def _callback_event(payload):
+    callback = payload.get("callback") or {}
+    person = _person(payload)
+    user = callback.get("user") or {}
+    person["user_id"] = person["user_id"] or _sid(user.get("user_id"))
+    person["name"] = user.get("name") or person["name"]
+    data = callback.get("payload")
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    return InboundEvent("button", text=text, callback_id=_sid(callback.get("callbackId")), **person)
+
+
+@register
+class OkConnector(Connector):
+    """OK group bot: webhook in, ``/graph/me/messages/chat:ID`` out."""
+
+    channel_type = "ok"
+    default_api_base_url = "https://api.ok.ru"
+
+    # -- plumbing ---------------------------------------------------------------
+    def _scrub(self, text):
+        text = str(text)
+        return text.replace(self.token, "<token>") if self.token else text
+
+    def _request(self, method, path, body=None):
+        url = f"{self.api_base_url}{path}"
+        headers = {"Content-Type": "application/json;charset=utf-8"}
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        try:
+            response = requests.request(
+                method, url, params={"access_token": self.token}, data=data, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise ConnectorError(f"OK unreachable: {self._scrub(exc)}", retry_after=RETRY_SECONDS) from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ConnectorError(f"OK answered HTTP {response.status_code}", RETRY_SECONDS, response.status_code)
+        try:
+            result = response.json()
+        except ValueError:
+            raise ConnectorError(f"OK answered HTTP {response.status_code} without JSON") from None
+        if isinstance(result, dict) and result.get("error_code") is not None:
+            raise self._api_error(result)
+        if response.status_code >= 400:
+            raise ConnectorError(f"OK answered HTTP {response.status_code}", code=response.status_code)
+        return result
+
+    def _api_error(self, result):
+        code = result.get("error_code")
+        try:
+            code = int(code)
+        except (TypeError, ValueError):
+            pass
+        message = f"OK error {code}: {self._scrub(result.get('error_msg') or '')}"
+        if code in RETRY_CODES:
+            return ConnectorError(message, retry_after=RETRY_CODES[code], code=code)
+        return ConnectorError(message, code=code, blocked=code in BLOCKED_CODES)
+
+    # -- inbound ------------------------------------------------------------------
+    def verify(self, headers, body, query):
+        # no signature exists: the random webhook key in the URL is the secret
+        return True
+
+    def dedup_key(self, payload):
+        if not isinstance(payload, dict):
+            raise TypeError("OK webhook body is not an object")
+        message = payload.get("message")
+        if isinstance(message, dict) and message.get("mid"):
+            return _sid(message["mid"])
+        callback = payload.get("callback")
+        if isinstance(callback, dict) and callback.get("callbackId"):
+            return "cb:" + _sid(callback["callbackId"])
+        canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return "h:" + hashlib.sha1(canonical.encode()).hexdigest()
+
+    def parse(self, payload):
+        if not isinstance(payload, dict):
+            return [InboundEvent("ignore", note="not an OK webhook")]
+        kind = payload.get("webhookType") or ("MESSAGE_CREATED" if "message" in payload else "")
+        if kind == "MESSAGE_CREATED":
+            return [_message_event(payload)]
+        if kind == "MESSAGE_CALLBACK":
+            return [_callback_event(payload)]
+        return [InboundEvent("ignore", note=f"OK webhook {kind or 'without type'!r} is not served")]
+
+    def download(self, file):
+        try:
+            with requests.get(file.ref, stream=True, timeout=self.timeout) as response:
+                if response.status_code != 200:
+                    retry = RETRY_SECONDS if response.status_code >= 500 else None
+                    raise ConnectorError(f"{file.name}: download failed (HTTP {response.status_code})", retry)
+                data = bytearray()
+                for chunk in response.iter_content(65536):
+                    data += chunk
+                    if len(data) > MAX_DOWNLOAD:
+                        raise FileTooLarge(f"{file.name}: over the download limit")
+                return bytes(data)
+        except requests.RequestException as exc:
+            raise ConnectorError(f"{file.name}: download failed: {exc}", retry_after=RETRY_SECONDS) from None
+
+    # -- outbound -------------------------------------------------------------------
+    def send(self, message):
+        if message.files:
+            raise ConnectorError("Odnoklassniki: this connector sends text only; share files as links")
+        text = message.text or ""
+        if message.buttons:  # OK inline keyboards are not verified here: offer the choices as text
+            text = "\n".join([text, *(f"• {label}" for label, _data in message.buttons)]).strip()
+        if not text.strip():
+            return []
+        chat_id = message.chat_id if message.chat_id.startswith("chat:") else f"chat:{message.chat_id}"
+        body = {"recipient": {"chat_id": chat_id}, "message": {"text": text}}
+        result = self._request("POST", f"/graph/me/messages/{chat_id}", body)
+        return [f"{chat_id}:{_sid((result or {}).get('message_id'))}"]
+
+    # -- account ------------------------------------------------------------------------
+    def set_webhook(self, url, secret):
+        result = self._request("POST", "/graph/me/subscribe", {"url": url})
+        if not (result or {}).get("success", True):
+            raise ConnectorError("OK refused the webhook subscription")
+        return True
+
+    def subscriptions(self):
+        result = self._request("GET", "/graph/me/subscriptions")
+        return [s.get("url") for s in (result or {}).get("subscriptions") or [] if s.get("url")]
+
+    def delete_webhook(self):
+        for url in self.subscriptions():
+            if WEBHOOK_PATH in url:
+                self._request("POST", "/graph/me/unsubscribe", {"url": url})
+        return True
+
+    def test(self):
+        info = self._request("GET", "/graph/me/info") or {}
+        return f"{info.get('name', '')} ({info.get('user_id', '')})".strip()

@@ -1,0 +1,105 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+from ..connectors.base import OutboundFile
+
+#: delivery states in the order a message reaches them; a later report never lowers the state
+DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+#: messengers that refuse free-form messages 24 hours after the client's last message
+WINDOW_CHANNEL_TYPES = ("whatsapp",)
+CUSTOMER_WINDOW = timedelta(hours=24)
+#: messengers that fetch outgoing files by URL instead of taking an upload
+FILE_URL_CHANNEL_TYPES = ("viber",)
+
+
+class OpenlinesMessage(models.Model):
+    """Delivery reports of outgoing messages and the messengers' customer-service window."""
+
+    _inherit = "openlines.message"
+
+    delivery_status = fields.Selection(
+        [("sent", "Sent"), ("delivered", "Delivered"), ("read", "Read"), ("failed", "Not delivered")],
+        readonly=True,
+        copy=False,
+        help="What the messenger reported about this outgoing message (WhatsApp, Viber, Messenger): "
+        "the furthest state reached.",
+    )
+
+    # -- delivery reports --------------------------------------------------------
+    def _find_sent(self, remote_id):
+        """The outbound row of this channel that sent messenger message ``remote_id``.
+
+        Sent rows keep ``chat:message`` ids, comma-separated when one Discuss
+        message became several messenger messages; reports name the message
+        id alone.
+        """
+        if not remote_id:
+            return self.browse()
+        rows = self.search(
+            [
+                ("channel_id", "=", self.channel_id.id),
+                ("direction", "=", "out"),
+                ("remote_message_id", "ilike", remote_id),
+            ],
+            limit=20,
+        )
+        return rows.filtered(
+            lambda r: any(
+                part == remote_id or part.partition(":")[2] == remote_id
+                for part in (r.remote_message_id or "").split(",")
+            )
+        )[:1]
+
+    def _record_delivery(self, event):
+        """Store a delivery report (``event.note``: ``sent``, ``delivered``, ``read`` or ``failed: why``)."""
+        status, _sep, error = (event.note or "").partition(":")
+        status, error = status.strip(), error.strip()
+        if status not in DELIVERY_RANK:
+            return self.env._("delivery report %(status)s ignored", status=status or "?")
+        row = self._find_sent(event.remote_message_id)
+        if not row:
+            return self.env._("delivery report of unknown message %(id)s", id=event.remote_message_id)
+        self.dialog_id = row.dialog_id
+        if DELIVERY_RANK[status] <= DELIVERY_RANK.get(row.delivery_status, 0):
+            return False
+        if status != "failed":
+            row.delivery_status = status
+            return False
+        error = error or self.env._("no reason given")
+        row.write({"delivery_status": "failed", "state": "failed", "last_error": error})
+        row.dialog_id._post_notice(
+            self.env._("The messenger could not deliver a message to the client: %(error)s", error=error)
+        )
+        return False
+
+    # -- customer-service window -------------------------------------------------
+    @api.model
+    def _queue_outbound(self, dialog, message):
+        res = super()._queue_outbound(dialog, message)
+        last = dialog.date_last_client
+        if (
+            dialog.channel_id.channel_type in WINDOW_CHANNEL_TYPES
+            and last
+            and fields.Datetime.now() - last > CUSTOMER_WINDOW
+        ):
+            dialog._post_notice(
+                self.env._(
+                    "The client last wrote more than 24 hours ago: %(messenger)s will refuse this message. "
+                    "Only an approved template message can reach the client until they write again.",
+                    messenger=dialog.channel_id._messenger_label(),
+                )
+            )
+        return res
+
+    # -- outgoing files ------------------------------------------------------------
+    def _outbound_file(self, attachment):
+        """An :class:`OutboundFile` of ``attachment``; with a public URL where the messenger fetches files."""
+        url = ""
+        if self.channel_id.channel_type in FILE_URL_CHANNEL_TYPES:
+            # sudo: ir.attachment - the operator's attachment is published by access token to the messenger only
+            token = attachment.sudo().generate_access_token()[0]
+            params = self.env["ir.config_parameter"].sudo()
+            base = (params.get_param("openlines.public_url") or params.get_param("web.base.url", "")).rstrip("/")
+            url = f"{base}/web/content/{attachment.id}?access_token={token}&download=true"
+        return OutboundFile(attachment.name, attachment.raw, attachment.mimetype, url=url)

@@ -1,0 +1,153 @@
+"""The loopback HTTP server under the fake VK, OK and Avito APIs (no Odoo import).
+
+A subclass implements ``route(http_method, path, params, headers)`` and
+returns ``(status, payload)`` (a dict/list is sent as JSON, bytes as they
+are, a str as plain text).  Every request is recorded in ``calls`` as
+``(name, params)``; files added with :meth:`FakeServer.add_file` are served
+at ``/files/<name>`` (recorded as ``"download"``).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .fake_telegram import fixtures_dir, parse_body
+
+
+def load_json(channel, name):
+    """The shared fixture ``<channel>/<name>.json`` as a dict."""
+    path = fixtures_dir() / channel / (name if name.endswith(".json") else name + ".json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def names(channel):
+    return sorted(p.stem for p in (fixtures_dir() / channel).glob("*.json"))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "FakeLoopback/1.0"
+
+    def log_message(self, format, *args):  # quiet
+        return
+
+    def do_GET(self):
+        self._serve("GET")
+
+    def do_POST(self):
+        self._serve("POST")
+
+    def _serve(self, method):
+        fake = self.server.fake
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        try:
+            parsed = parse_body(self.headers.get("Content-Type"), body)
+        except ValueError:
+            parsed = {"_raw": body}
+        if isinstance(parsed, dict):
+            params.update(parsed)
+        else:
+            params["_json"] = parsed
+        status, payload = fake.dispatch(method, unquote(url.path), params, self.headers)
+        if fake.delay:
+            time.sleep(fake.delay)
+        if isinstance(payload, bytes):
+            raw, ctype = payload, "application/octet-stream"
+        elif isinstance(payload, str):
+            raw, ctype = payload.encode(), "text/plain; charset=utf-8"
+        else:
+            raw, ctype = json.dumps(payload, ensure_ascii=False).encode(), "application/json"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(raw)))
+        for key, value in fake.extra_headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+class FakeServer:
+    """Lifecycle, recording, scripted errors and file downloads of a fake API."""
+
+    name = "FakeLoopback"
+
+    def __init__(self):
+        self.calls = []
+        self.files = {}  # name -> bytes
+        self.delay = 0
+        self.down = False  # answer every request with HTTP 500
+        self.extra_headers = {}
+        self._errors = collections.defaultdict(collections.deque)
+        self._lock = threading.RLock()
+        self._server = None
+        self._thread = None
+
+    def start(self):
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.fake = self
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def url(self):
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripting and inspection ---------------------------------------------------
+    def calls_of(self, method):
+        with self._lock:
+            return [params for name, params in self.calls if name == method]
+
+    def _queue(self, method, answer, times=1):
+        with self._lock:
+            for _i in range(times):
+                self._errors[method].append(answer)
+
+    def add_file(self, name, data):
+        """Serve ``data`` at ``/files/<name>``; return its URL."""
+        with self._lock:
+            self.files[name] = bytes(data)
+        return f"{self.url}/files/{name}"
+
+    # -- dispatch ---------------------------------------------------------------------
+    def dispatch(self, http_method, path, params, headers):
+        with self._lock:
+            if path.startswith("/files/"):
+                self.calls.append(("download", {"name": path[7:]}))
+                data = self.files.get(path[7:])
+                return (200, data) if data is not None else (404, {"error": "not found"})
+            name = self.method_name(http_method, path)
+            self.calls.append((name, params))
+            if self.down:
+                return 500, {"error": "Internal Server Error"}
+            if self._errors[name]:
+                return self._errors[name].popleft()
+            return self.route(name, path, params, headers)
+
+    def method_name(self, http_method, path):
+        return path
+
+    def route(self, name, path, params, headers):
+        raise NotImplementedError

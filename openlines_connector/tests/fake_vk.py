@@ -1,0 +1,151 @@
+"""A fake VK API on 127.0.0.1, for tests (no Odoo import).
+
+``POST /method/<name>`` with form parameters, answered ``{"response": ...}``
+or ``{"error": {"error_code", "error_msg"}}`` (HTTP 200, as VK does); upload
+servers at ``/upload/photo`` and ``/upload/doc``; Bots Long Poll at ``/lp``.
+``messages.send`` honours ``random_id``: a repeated id returns the first
+message id and delivers nothing new (``sent`` lists what was delivered)::
+
+    with FakeVK() as vk:
+        connector = VkConnector({"token": vk.token, "api_base_url": vk.url, "vk_group_id": vk.group_id})
+        vk.calls_of("messages.send")
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from .fake_loopback import FakeServer, load_json, names
+from .fake_telegram import Upload
+
+API_VERSION = "5.199"
+
+
+def fixture_names():
+    return names("vk")
+
+
+def load_fixture(name):
+    return load_json("vk", name)
+
+
+class FakeVK(FakeServer):
+    name = "FakeVK"
+
+    def __init__(self, token="vk1.a.TEST-TOKEN", group_id="203076503", confirmation_code="a1b2c3d4"):
+        super().__init__()
+        self.token, self.group_id, self.confirmation_code = token, group_id, confirmation_code
+        self.sent = []  # delivered messages.send params
+        self.updates = []  # Bots Long Poll queue
+        self.lp_failed = []  # scripted "failed" answers of a_check
+        self.callback_servers = []
+        self._ids = itertools.count(500)
+        self._random_ids = {}
+        self._ts = itertools.count(1)
+        self.lp_ts = "1"
+
+    load_fixture = staticmethod(load_fixture)
+
+    def queue_error(self, method, code, message="error", times=1):
+        """Answer the next ``times`` calls of ``method`` with VK error ``code``."""
+        error = {"error": {"error_code": code, "error_msg": message, "request_params": []}}
+        self._queue(method, (200, error), times)
+
+    def method_name(self, http_method, path):
+        if path.startswith("/method/"):
+            return path[len("/method/") :]
+        return path.strip("/").replace("/", ".")  # upload.photo, upload.doc, lp
+
+    def route(self, name, path, params, headers):
+        if path.startswith("/upload/"):
+            return self._upload(name, params)
+        if path == "/lp":
+            return self._a_check(params)
+        if params.get("access_token") != self.token:
+            return 200, {"error": {"error_code": 5, "error_msg": "User authorization failed: invalid access_token"}}
+        if params.get("v") != API_VERSION:
+            return 200, {"error": {"error_code": 8, "error_msg": f"Invalid request: v is {params.get('v')!r}"}}
+        handler = getattr(self, "_m_" + name.replace(".", "_"), None)
+        if handler is None:
+            return 200, {"error": {"error_code": 3, "error_msg": "Unknown method passed"}}
+        return 200, {"response": handler(params)}
+
+    # -- methods --------------------------------------------------------------------
+    def _m_messages_send(self, params):
+        key = (str(params.get("peer_id")), str(params.get("random_id")))
+        if key not in self._random_ids:  # VK ignores a repeated random_id
+            self._random_ids[key] = next(self._ids)
+            self.sent.append(params)
+        return self._random_ids[key]
+
+    def _m_messages_sendMessageEventAnswer(self, params):
+        return 1
+
+    def _m_groups_getById(self, params):
+        return {"groups": [{"id": int(self.group_id), "name": "Test community", "screen_name": "club"}], "profiles": []}
+
+    def _m_groups_getCallbackConfirmationCode(self, params):
+        return {"code": self.confirmation_code}
+
+    def _m_groups_getCallbackServers(self, params):
+        return {"count": len(self.callback_servers), "items": list(self.callback_servers)}
+
+    def _m_groups_addCallbackServer(self, params):
+        server = {"id": len(self.callback_servers) + 1, "title": params.get("title"), "url": params.get("url")}
+        server["secret_key"] = params.get("secret_key")
+        self.callback_servers.append(server)
+        return {"server_id": server["id"]}
+
+    def _m_groups_editCallbackServer(self, params):
+        for server in self.callback_servers:
+            if str(server["id"]) == str(params.get("server_id")):
+                server.update(url=params.get("url"), secret_key=params.get("secret_key"))
+        return 1
+
+    def _m_groups_deleteCallbackServer(self, params):
+        self.callback_servers = [s for s in self.callback_servers if str(s["id"]) != str(params.get("server_id"))]
+        return 1
+
+    def _m_groups_setCallbackSettings(self, params):
+        return 1
+
+    def _m_groups_setLongPollSettings(self, params):
+        return 1
+
+    def _m_groups_getLongPollServer(self, params):
+        return {"key": "lpkey", "server": f"{self.url}/lp", "ts": self.lp_ts}
+
+    def _m_photos_getMessagesUploadServer(self, params):
+        return {"upload_url": f"{self.url}/upload/photo", "album_id": -64, "group_id": int(self.group_id)}
+
+    def _m_docs_getMessagesUploadServer(self, params):
+        return {"upload_url": f"{self.url}/upload/doc"}
+
+    def _m_photos_saveMessagesPhoto(self, params):
+        return [{"id": next(self._ids), "owner_id": -int(self.group_id), "album_id": -64}]
+
+    def _m_docs_save(self, params):
+        return {
+            "type": "doc",
+            "doc": {"id": next(self._ids), "owner_id": -int(self.group_id), "title": params["title"]},
+        }
+
+    # -- upload servers and long poll ---------------------------------------------------
+    def _upload(self, name, params):
+        field = "photo" if name == "upload.photo" else "file"
+        upload = params.get(field)
+        if not isinstance(upload, Upload):
+            return 200, {"error": "no file"}
+        if field == "photo":
+            return 200, {"server": 1, "photo": f'[{{"name": "{upload.filename}"}}]', "hash": "h"}
+        return 200, {"file": f"doc-file-{upload.filename}"}
+
+    def _a_check(self, params):
+        if params.get("act") != "a_check" or params.get("key") != "lpkey":
+            return 200, {"failed": 2}
+        if self.lp_failed:
+            return 200, self.lp_failed.pop(0)
+        updates, self.updates = list(self.updates), []
+        if updates:
+            self.lp_ts = str(int(params.get("ts") or 0) + len(updates))
+        return 200, {"ts": self.lp_ts, "updates": updates}

@@ -1,0 +1,142 @@
+"""The Odnoklassniki connector against the shared fixtures and a loopback fake OK API (no Odoo)."""
+
+import copy
+import unittest
+
+from ..connectors.base import ConnectorError, InboundFile, OutboundFile, OutboundMessage, get_connector
+from ..connectors.ok import OkConnector
+from .fake_ok import FakeOK, fixture_names, load_fixture
+
+EXPECTED_KINDS = {"apiok_docs_text": "message", "message_created": "message"}
+
+
+def with_attachments(*attachments):
+    payload = copy.deepcopy(load_fixture("message_created"))
+    payload["message"]["attachments"] = list(attachments)
+    return payload
+
+
+class TestOkParse(unittest.TestCase):
+    def setUp(self):
+        self.ok = OkConnector({})
+
+    def test_every_fixture_has_an_expectation_and_parses(self):
+        self.assertEqual(sorted(EXPECTED_KINDS), fixture_names())
+        for name, kind in EXPECTED_KINDS.items():
+            (event,) = self.ok.parse(load_fixture(name))
+            self.assertEqual(event.kind, kind, name)
+
+    def test_docs_example_without_webhook_type(self):
+        payload = load_fixture("apiok_docs_text")
+        (event,) = self.ok.parse(payload)
+        self.assertEqual(
+            (event.chat_id, event.user_id, event.text), ("chat:C3ecb9d02a600", "user:123456789012", "text")
+        )
+        self.assertEqual(self.ok.dedup_key(payload), "mid:C3ecb9d02a600.15cea67d78d2059")
+
+    def test_sender_name_is_kept(self):
+        (event,) = self.ok.parse(load_fixture("message_created"))
+        self.assertEqual((event.name, event.chat_id), ("Ольга", "chat:C404"))
+
+    def test_attachments_become_files_or_links(self):
+        payload = with_attachments(
+            {"type": "IMAGE", "payload": {"url": "https://i.ok.ru/a.jpg"}},
+            {"type": "VIDEO", "payload": {"url": "https://v.ok.ru/b"}},
+            {"type": "AUDIO", "payload": {"url": "https://a.ok.ru/c"}},
+            {"type": "SHARE", "payload": {"url": "https://ok.ru/group/1"}},
+            {"type": "STICKER", "payload": {}},
+        )
+        (event,) = self.ok.parse(payload)
+        self.assertEqual([f.kind for f in event.files], ["photo", "video", "audio"])
+        self.assertEqual(event.files[0].ref, "https://i.ok.ru/a.jpg")
+        self.assertIn("🔗 https://ok.ru/group/1", event.text)
+        self.assertIn("[sticker]", event.text)
+
+    def test_other_webhooks_are_ignored_and_callbacks_are_buttons(self):
+        (event,) = self.ok.parse({"webhookType": "CHAT_SYSTEM", "recipient": {"chat_id": "chat:1"}})
+        self.assertEqual(event.kind, "ignore")
+        callback = {
+            "webhookType": "MESSAGE_CALLBACK",
+            "recipient": {"chat_id": "chat:1"},
+            "callback": {"callbackId": "cb1", "payload": "yes", "user": {"user_id": "user:4", "name": "О"}},
+        }
+        (event,) = self.ok.parse(callback)
+        self.assertEqual((event.kind, event.text, event.user_id), ("button", "yes", "user:4"))
+        self.assertEqual(self.ok.dedup_key(callback), "cb:cb1")
+
+    def test_verify_always_accepts_the_secret_is_the_url(self):
+        self.assertTrue(self.ok.verify({}, b"{}", {}))
+
+    def test_malformed_raise_for_a_400(self):
+        with self.assertRaises(TypeError):
+            self.ok.split([1])
+        self.assertTrue(self.ok.dedup_key({"x": 1}).startswith("h:"))
+        self.assertEqual(self.ok.parse("x")[0].kind, "ignore")
+
+
+class TestOkApi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeOK().start()
+        cls.addClassCleanup(cls.fake.stop)
+
+    def setUp(self):
+        self.fake.calls.clear()
+        self.ok = get_connector("ok", {"token": self.fake.token, "api_base_url": self.fake.url})
+
+    def test_send_text(self):
+        ids = self.ok.send(OutboundMessage(chat_id="chat:C404", text="Здравствуйте", ref="1"))
+        (params,) = self.fake.calls_of("messages")
+        self.assertEqual(params["message"], {"text": "Здравствуйте"})
+        self.assertEqual(params["recipient"], {"chat_id": "chat:C404"})
+        self.assertRegex(ids[0], r"^chat:C404:mid:C404\.[0-9a-f]+$")
+
+    def test_buttons_are_offered_as_text_and_files_refused(self):
+        self.ok.send(OutboundMessage(chat_id="chat:C404", text="Выберите", buttons=[("Да", "y"), ("Нет", "n")]))
+        self.assertEqual(self.fake.calls_of("messages")[0]["message"]["text"], "Выберите\n• Да\n• Нет")
+        with self.assertRaises(ConnectorError) as caught:
+            self.ok.send(OutboundMessage(chat_id="chat:C404", files=[OutboundFile("a.pdf", b"x")]))
+        self.assertTrue(caught.exception.is_permanent)
+
+    def test_error_classification_and_token_scrubbed(self):
+        for code, retry, blocked in ((2, True, False), (8, True, False), (10, False, True), (100, False, False)):
+            self.fake.queue_error("messages", code, f"ERR {code} {self.fake.token}")
+            with self.assertRaises(ConnectorError) as caught:
+                self.ok.send(OutboundMessage(chat_id="chat:C404", text="x"))
+            error = caught.exception
+            self.assertEqual((error.code, error.retry_after is not None, error.blocked), (code, retry, blocked))
+            self.assertNotIn(self.fake.token, error.message)
+
+    def test_http_500_and_unreachable_retry(self):
+        self.fake.down = True
+        try:
+            with self.assertRaises(ConnectorError) as caught:
+                self.ok.send(OutboundMessage(chat_id="chat:C404", text="x"))
+        finally:
+            self.fake.down = False
+        self.assertIsNotNone(caught.exception.retry_after)
+        ok = OkConnector({"token": "secret-token", "api_base_url": "http://127.0.0.1:9"})
+        with self.assertRaises(ConnectorError) as caught:
+            ok.send(OutboundMessage(chat_id="chat:1", text="x"))
+        self.assertIsNotNone(caught.exception.retry_after)
+        self.assertNotIn("secret-token", caught.exception.message)
+
+    def test_wrong_token_is_permanent(self):
+        ok = OkConnector({"token": "bad", "api_base_url": self.fake.url})
+        with self.assertRaises(ConnectorError) as caught:
+            ok.test()
+        self.assertTrue(caught.exception.is_permanent)
+
+    def test_subscribe_and_unsubscribe(self):
+        url = "https://odoo.example/openlines/webhook/" + "k" * 43
+        self.ok.set_webhook(url, "ignored")
+        self.assertEqual(self.fake.subscriptions[0]["url"], url)
+        self.fake.subscriptions.append({"url": "https://other.example/hook"})
+        self.ok.delete_webhook()
+        self.assertEqual([s["url"] for s in self.fake.subscriptions], ["https://other.example/hook"])
+        self.assertEqual(self.fake.calls_of("unsubscribe")[0]["url"], url)
+
+    def test_download_by_url_and_account(self):
+        url = self.fake.add_file("img.jpg", b"\xff\xd8ok")
+        self.assertEqual(self.ok.download(InboundFile(url, "img.jpg")), b"\xff\xd8ok")
+        self.assertEqual(self.ok.test(), "Test group bot (user:404)")

@@ -1,0 +1,247 @@
+"""VK, Odnoklassniki and Avito end to end: webhook -> Discuss -> operator answer -> the fake API."""
+
+import base64
+import copy
+import json
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..connectors.avito import AvitoConnector
+from .common import WEBHOOK, OpenlinesCase
+from .fake_avito import FakeAvito
+from .fake_avito import load_fixture as avito_fixture
+from .fake_ok import FakeOK
+from .fake_ok import load_fixture as ok_fixture
+from .fake_vk import FakeVK
+from .fake_vk import load_fixture as vk_fixture
+
+VK_SECRET = "vk-secret_123"
+PEER = 87641997
+
+
+def vk_private(name="kutana_message_new_private_v5131", event_id="evt-1", **message):
+    payload = copy.deepcopy(vk_fixture(name))
+    payload["event_id"] = event_id
+    payload["object"]["message"].update(message)
+    return payload
+
+
+@tagged("post_install", "-at_install")
+class TestFlowVkOkAvito(OpenlinesCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.vk, cls.ok, cls.avito = FakeVK().start(), FakeOK().start(), FakeAvito(user_id="99").start()
+        for fake in (cls.vk, cls.ok, cls.avito):
+            cls.addClassCleanup(fake.stop)
+        Channel = cls.env["openlines.channel"]
+        common = {"line_id": cls.line.id}
+        cls.vk_channel = Channel.create(
+            dict(common, name="VK", channel_type="vk", token=cls.vk.token, webhook_secret=VK_SECRET,
+                 vk_group_id=cls.vk.group_id, vk_confirmation_code="c0de42", api_base_url=cls.vk.url)
+        )  # fmt: skip
+        cls.ok_channel = Channel.create(
+            dict(common, name="OK", channel_type="ok", token=cls.ok.token, api_base_url=cls.ok.url)
+        )
+        cls.avito_channel = Channel.create(
+            dict(common, name="Avito", channel_type="avito", avito_client_id=cls.avito.client_id,
+                 avito_client_secret=cls.avito.client_secret, avito_user_id="99", api_base_url=cls.avito.url)
+        )  # fmt: skip
+
+    def setUp(self):
+        super().setUp()
+        AvitoConnector.forget_tokens()
+        for fake in (self.vk, self.ok, self.avito):
+            fake.calls.clear()
+        self.vk.sent.clear()
+
+    # -- helpers -------------------------------------------------------------
+    def post(self, channel, payload, raw=None):
+        data = raw if raw is not None else json.dumps(payload)
+        return self.url_open(WEBHOOK % channel.webhook_key, data=data, headers={"Content-Type": "application/json"})
+
+    def post_vk(self, payload, secret=VK_SECRET):
+        payload = dict(payload, group_id=int(self.vk.group_id))
+        if secret is not None:
+            payload["secret"] = secret
+        return self.post(self.vk_channel, payload)
+
+    def rows_of(self, channel, direction="in"):
+        return self.env["openlines.message"].search(
+            [("channel_id", "=", channel.id), ("direction", "=", direction)], order="id"
+        )
+
+    def dialog_on(self, channel, chat_id):
+        return self.env["openlines.dialog"].search(
+            [("channel_id", "=", channel.id), ("contact_id.external_id", "=", chat_id)], limit=1
+        )
+
+    def answer_and_send(self, dialog, text, attachments=None):
+        self.operator_reply(dialog, text, attachments=attachments)
+        self.send()
+
+    # -- VK ------------------------------------------------------------------
+    def test_vk_confirmation_answers_the_code_as_plain_text(self):
+        response = self.post_vk(vk_fixture("confirmation"))
+        self.assertEqual((response.status_code, response.text), (200, "c0de42"))
+        self.assertTrue(response.headers["Content-Type"].startswith("text/plain"))
+        self.assertFalse(self.rows_of(self.vk_channel))
+
+    @mute_logger("odoo.addons.openlines_connector.controllers.webhook")
+    def test_vk_wrong_or_missing_secret_is_403(self):
+        self.assertEqual(self.post_vk(vk_private(), secret="forged").status_code, 403)
+        self.assertEqual(self.post_vk(vk_private(), secret=None).status_code, 403)
+        self.assertEqual(self.post(self.vk_channel, None, raw=b'{"type": ').status_code, 403)
+        self.assertFalse(self.rows_of(self.vk_channel))
+
+    @mute_logger("odoo.addons.openlines_connector.controllers.webhook")
+    def test_vk_malformed_with_the_right_secret_is_400(self):
+        self.assertEqual(self.post_vk({"type": 5}).status_code, 400)
+        self.assertFalse(self.rows_of(self.vk_channel))
+
+    def test_vk_redelivery_makes_one_message_and_answers_ok(self):
+        for _i in range(3):
+            response = self.post_vk(vk_private())
+            self.assertEqual((response.status_code, response.text), (200, "ok"))
+        self.process()
+        dialog = self.dialog_on(self.vk_channel, str(PEER))
+        self.assertEqual(len(self.rows_of(self.vk_channel)), 1)
+        self.assertEqual(len(self.client_messages(dialog)), 1)
+
+    def test_vk_webhook_to_discuss_and_operator_answer_to_messages_send(self):
+        self.post_vk(vk_private(text="Есть доставка?"))
+        self.process()
+        dialog = self.dialog_on(self.vk_channel, str(PEER))
+        self.assertEqual((dialog.state, dialog.operator_id, dialog.source), ("assigned", self.operator, "vk"))
+        self.assertIn("Есть доставка?", self.client_messages(dialog).body)
+        self.answer_and_send(dialog, "Да, по всей России.")
+        (sent,) = self.vk.sent
+        self.assertEqual((sent["peer_id"], sent["message"], sent["v"]), (str(PEER), "Да, по всей России.", "5.199"))
+        row = self.rows_of(self.vk_channel, "out")
+        self.assertEqual(row.state, "done")
+        self.assertTrue(row.remote_message_id.startswith(f"{PEER}:"))
+
+    def test_vk_edit_photo_and_button(self):
+        self.post_vk(vk_private(text="Первый"))
+        url = self.vk.add_file("w.jpg", b"\xff\xd8vk-photo")
+        photo = vk_private("message_new_photo", event_id="evt-2", peer_id=PEER, from_id=PEER)
+        photo["object"]["message"]["attachments"][0]["photo"]["sizes"][6]["url"] = url  # type w, the largest
+        self.post_vk(photo)
+        edit = {"type": "message_edit", "event_id": "evt-3", "object": dict(vk_private()["object"]["message"],
+                                                                            text="Первый, исправлен")}  # fmt: skip
+        self.post_vk(edit)
+        button = copy.deepcopy(vk_fixture("message_event_button"))
+        button["object"].update(peer_id=PEER, user_id=PEER)
+        self.post_vk(button)
+        self.process()
+        messages = self.client_messages(self.dialog_on(self.vk_channel, str(PEER)))
+        self.assertEqual(len(messages), 3)
+        self.assertIn("исправлен", messages[0].body)
+        self.assertEqual(base64.b64decode(messages[1].attachment_ids.datas), b"\xff\xd8vk-photo")
+        self.assertIn("week", messages[2].body)
+        self.assertEqual(len(self.vk.calls_of("messages.sendMessageEventAnswer")), 1)
+
+    def test_vk_reply_from_vk_web_shows_as_the_operator_and_is_not_sent(self):
+        self.post_vk(vk_private())
+        reply = {"id": 9001, "peer_id": PEER, "from_id": -int(self.vk.group_id), "out": 1, "text": "Ответ из VK"}
+        self.post_vk({"type": "message_reply", "event_id": "evt-r1", "object": dict(reply, admin_author_id=1)})
+        self.post_vk({"type": "message_reply", "event_id": "evt-r2", "object": dict(reply, id=9002, text="API")})
+        self.process()
+        dialog = self.dialog_on(self.vk_channel, str(PEER))
+        echo = dialog.discuss_channel_id.message_ids.filtered(lambda m: "Ответ из VK" in m.body)
+        self.assertEqual(echo.author_id, self.operator.partner_id)
+        self.assertFalse(dialog.discuss_channel_id.message_ids.filtered(lambda m: m.body and ">API<" in m.body))
+        self.send()
+        self.assertFalse(self.rows_of(self.vk_channel, "out"))
+        self.assertFalse(self.vk.sent)
+        self.assertEqual(dialog.state, "answered")
+
+    @mute_logger("odoo.addons.openlines_connector.models.openlines_message")
+    def test_vk_conversations_and_901(self):
+        self.post_vk(vk_fixture("message_new_chat_text"))
+        self.process()
+        self.assertEqual(self.rows_of(self.vk_channel).state, "ignored")
+        self.post_vk(vk_private())
+        self.process()
+        dialog = self.dialog_on(self.vk_channel, str(PEER))
+        self.vk.queue_error("messages.send", 901, "Can't send messages for users without permission")
+        self.answer_and_send(dialog, "Вы тут?")
+        self.assertEqual(self.rows_of(self.vk_channel, "out").state, "failed")
+        self.assertTrue(dialog.contact_id.is_blocked)
+
+    def test_vk_long_poll_from_the_cron(self):
+        self.vk_channel.write({"receive_mode": "polling", "state": "connected"})
+        self.vk.updates = [vk_private(), vk_private(event_id="evt-9", text="Второе")]
+        self.run_cron("openlines_connector.ir_cron_openlines_poll")
+        self.assertEqual(len(self.rows_of(self.vk_channel)), 2)
+        self.assertEqual(self.vk_channel.poll_offset.count("|"), 2)
+        self.run_cron("openlines_connector.ir_cron_openlines_poll")
+        self.assertEqual(len(self.rows_of(self.vk_channel)), 2)
+        self.process()
+        self.assertEqual(len(self.client_messages(self.dialog_on(self.vk_channel, str(PEER)))), 2)
+
+    # -- OK ------------------------------------------------------------------
+    def test_ok_message_with_image_to_discuss_and_answer(self):
+        payload = copy.deepcopy(ok_fixture("message_created"))
+        url = self.ok.add_file("ok.jpg", b"\xff\xd8ok-image")
+        payload["message"]["attachments"] = [{"type": "IMAGE", "payload": {"url": url}}]
+        for _i in range(2):
+            self.assertEqual(self.post(self.ok_channel, payload).status_code, 200)
+        self.process()
+        dialog = self.dialog_on(self.ok_channel, "chat:C404")
+        (message,) = self.client_messages(dialog)
+        self.assertIn("Есть вопрос", message.body)
+        self.assertEqual(base64.b64decode(message.attachment_ids.datas), b"\xff\xd8ok-image")
+        self.assertEqual(dialog.partner_id.name, "Ольга")
+        self.answer_and_send(dialog, "Слушаю вас")
+        (call,) = self.ok.calls_of("messages")
+        self.assertEqual((call["recipient"]["chat_id"], call["message"]["text"]), ("chat:C404", "Слушаю вас"))
+
+    # -- Avito -----------------------------------------------------------------
+    def test_avito_item_message_to_discuss_and_answer(self):
+        payload = avito_fixture("message_text")
+        self.avito.items[payload["payload"]["value"]["chat_id"]] = {"title": "Велосипед", "url": "https://avito.ru/1"}
+        self.assertEqual(self.post(self.avito_channel, payload).status_code, 200)
+        self.process()
+        dialog = self.dialog_on(self.avito_channel, "u2i-Xx0YzAbCdEfGh1JkLmNoP")
+        notices = dialog.discuss_channel_id.message_ids.filtered(lambda m: "Avito item" in (m.body or ""))
+        self.assertEqual(len(notices), 1)
+        self.assertIn("Велосипед", notices.body)
+        self.answer_and_send(dialog, "Да, в наличии")
+        (call,) = self.avito.calls_of("send")
+        self.assertEqual(call["message"]["text"], "Да, в наличии")
+
+    @mute_logger("odoo.addons.openlines_connector.models.openlines_message")
+    def test_avito_own_messages_do_not_create_client_messages(self):
+        client = copy.deepcopy(avito_fixture("message_text"))
+        client["payload"]["value"].update(chat_id="chat_abc", user_id=99, id="c-1")
+        self.post(self.avito_channel, client)
+        self.post(self.avito_channel, avito_fixture("message_echo_own"))  # seller wrote in Avito's interface
+        self.process()
+        dialog = self.dialog_on(self.avito_channel, "chat_abc")
+        self.assertEqual(len(self.client_messages(dialog)), 1)
+        echo = dialog.discuss_channel_id.message_ids.filtered(lambda m: "в наличии" in (m.body or ""))
+        self.assertEqual(echo.author_id, self.operator.partner_id)
+        self.answer_and_send(dialog, "Когда удобно забрать?")
+        sent_id = self.rows_of(self.avito_channel, "out").remote_message_id.split(":")[1]
+        own = copy.deepcopy(avito_fixture("message_echo_own"))
+        own["payload"]["value"].update(id=sent_id, content={"text": "Когда удобно забрать?"})
+        self.post(self.avito_channel, own)  # Avito echoes what we sent
+        self.process()
+        self.assertEqual(len(self.client_messages(dialog)), 1)
+        texts = dialog.discuss_channel_id.message_ids.filtered(lambda m: "Когда удобно" in (m.body or ""))
+        self.assertEqual(len(texts), 1, "our own sent message is not shown twice")
+        self.assertEqual(len(self.avito.calls_of("send")), 1)
+
+    def test_avito_polling_from_the_cron(self):
+        self.avito_channel.write({"receive_mode": "polling", "state": "connected"})
+        self.avito.unread["u2i-poll"] = [
+            {"id": "p1", "author_id": 5, "created": 100, "type": "text", "content": {"text": "Ещё продаёте?"}}
+        ]
+        self.run_cron("openlines_connector.ir_cron_openlines_poll")
+        self.run_cron("openlines_connector.ir_cron_openlines_poll")
+        self.assertEqual(len(self.rows_of(self.avito_channel)), 1)
+        self.process()
+        dialog = self.dialog_on(self.avito_channel, "u2i-poll")
+        self.assertIn("Ещё продаёте?", self.client_messages(dialog).body)

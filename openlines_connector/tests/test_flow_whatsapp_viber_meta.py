@@ -1,0 +1,254 @@
+"""End to end, like Telegram's: WhatsApp, Viber, Messenger and Instagram through the
+real webhook route, the processing and sending crons, and loopback fake APIs."""
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..connectors.meta import sign
+from .common import WEBHOOK, OpenlinesCase
+from .fake_meta import FakeMeta, graph_error, load_fixture
+from .fake_viber import FakeViber
+from .fake_whatsapp import FakeWhatsApp
+
+APP_SECRET = "meta-app-secret"
+VERIFY = "verify-me-123"
+WA_CLIENT = "972987654321"
+
+
+@tagged("post_install", "-at_install")
+class TestFlowWhatsAppViberMeta(OpenlinesCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.wa, cls.vb, cls.fb = FakeWhatsApp().start(), FakeViber().start(), FakeMeta().start()
+        for fake in (cls.wa, cls.vb, cls.fb):
+            cls.addClassCleanup(fake.stop)
+        Channel = cls.env["openlines.channel"]
+        common = {"line_id": cls.line.id, "webhook_secret": APP_SECRET, "verify_token": VERIFY}
+        cls.ch_wa = Channel.create(
+            common
+            | {
+                "name": "WA",
+                "channel_type": "whatsapp",
+                "token": cls.wa.token,
+                "wa_phone_number_id": cls.wa.phone_id,
+                "api_base_url": cls.wa.url,
+            }
+        )
+        cls.ch_vb = Channel.create(
+            common
+            | {
+                "name": "VB",
+                "channel_type": "viber",
+                "token": cls.vb.token,
+                "api_base_url": cls.vb.url,
+                "sender_name": "",
+            }
+        )
+        cls.ch_fb, cls.ch_ig = (
+            Channel.create(
+                common
+                | {
+                    "name": kind,
+                    "channel_type": kind,
+                    "token": cls.fb.token,
+                    "meta_page_id": cls.fb.page_id,
+                    "api_base_url": cls.fb.url,
+                }
+            )
+            for kind in ("messenger", "instagram")
+        )
+
+    def setUp(self):
+        super().setUp()
+        for fake in (self.wa, self.vb, self.fb):
+            fake.calls.clear()
+
+    # -- helpers ------------------------------------------------------------------
+    def post(self, channel, payload, signature=True):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature is True and channel.channel_type == "viber":
+            headers["X-Viber-Content-Signature"] = hmac.new(channel.token.encode(), body, hashlib.sha256).hexdigest()
+        elif signature is True:
+            headers["X-Hub-Signature-256"] = sign(APP_SECRET, body)
+        elif signature:
+            headers["X-Hub-Signature-256"] = signature
+        return self.url_open(WEBHOOK % channel.webhook_key, data=body, headers=headers)
+
+    def deliver(self, channel, payload):
+        response = self.post(channel, payload)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.process()
+        return response
+
+    def rows_of(self, channel, direction="in"):
+        return self.env["openlines.message"].search(
+            [("channel_id", "=", channel.id), ("direction", "=", direction)], order="id"
+        )
+
+    def dialog_on(self, channel, chat_id):
+        return self.env["openlines.dialog"].search(
+            [("channel_id", "=", channel.id), ("contact_id.external_id", "=", chat_id)], limit=1
+        )
+
+    def notices(self, dialog):
+        return dialog.discuss_channel_id.message_ids.filtered(lambda m: m.message_type == "notification")
+
+    def wa_status(self, wamid, status):
+        payload = load_fixture("whatsapp", "status_failed" if status == "failed" else "status_read")
+        item = payload["entry"][0]["changes"][0]["value"]["statuses"][0]
+        item.update(id=wamid, status=status, recipient_id=WA_CLIENT)
+        return payload
+
+    # -- WhatsApp -------------------------------------------------------------------
+    def test_whatsapp_get_verification_echoes_the_challenge(self):
+        url = WEBHOOK % self.ch_wa.webhook_key
+        ok = self.url_open(f"{url}?hub.mode=subscribe&hub.verify_token={VERIFY}&hub.challenge=1158201444")
+        self.assertEqual((ok.status_code, ok.text), (200, "1158201444"))
+        bad = self.url_open(f"{url}?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1158201444")
+        self.assertEqual(bad.status_code, 403)
+        self.assertNotIn("1158201444", bad.text)
+
+    @mute_logger("odoo.addons.openlines_connector.controllers.webhook")
+    def test_forged_or_missing_signature_is_refused(self):
+        payload = load_fixture("whatsapp", "text")
+        self.assertEqual(self.post(self.ch_wa, payload, signature=sign("forged", b"x")).status_code, 403)
+        self.assertEqual(self.post(self.ch_wa, payload, signature=None).status_code, 403)
+        self.assertEqual(self.post(self.ch_fb, load_fixture("messenger", "text"), signature=None).status_code, 403)
+        self.assertFalse(self.rows_of(self.ch_wa) | self.rows_of(self.ch_fb))
+
+    @mute_logger("odoo.addons.openlines_connector.controllers.webhook")
+    def test_signed_but_malformed_bodies_are_400(self):
+        self.assertEqual(self.post(self.ch_wa, b'{"entry": 3}').status_code, 400)
+        self.assertEqual(self.post(self.ch_wa, b'{"entry": [').status_code, 400)
+        self.assertEqual(self.post(self.ch_vb, b'{"event": "message"}').status_code, 400)
+        self.assertEqual(self.post(self.ch_ig, b"[1]").status_code, 400)
+        self.assertFalse(self.rows_of(self.ch_wa) | self.rows_of(self.ch_vb) | self.rows_of(self.ch_ig))
+
+    def test_whatsapp_message_reply_and_read_receipt(self):
+        self.deliver(self.ch_wa, load_fixture("whatsapp", "text"))
+        dialog = self.dialog_on(self.ch_wa, WA_CLIENT)
+        self.assertEqual(dialog.source, "whatsapp")
+        self.assertEqual(dialog.partner_id.name, "Test Name")
+        (message,) = self.client_messages(dialog)
+        self.assertIn("Body Text", message.body)
+        self.operator_reply(dialog, "Добрый день!")
+        self.send()
+        (call,) = self.wa.calls_of("messages")
+        self.assertEqual((call["to"], call["text"]["body"]), (WA_CLIENT, "Добрый день!"))
+        out = self.rows_of(self.ch_wa, "out")
+        self.assertEqual(out.state, "done")
+        wamid = out.remote_message_id.partition(":")[2]
+        self.assertTrue(wamid.startswith("wamid.FAKE"))
+        self.deliver(self.ch_wa, self.wa_status(wamid, "read"))
+        self.assertEqual(out.delivery_status, "read")
+        self.deliver(self.ch_wa, self.wa_status(wamid, "delivered"))  # late: the highest state stays
+        self.assertEqual(out.delivery_status, "read")
+        self.assertEqual(len(self.client_messages(dialog)), 1, "a status is no client message")
+
+    def test_whatsapp_failed_status_is_shown_to_the_operator(self):
+        self.deliver(self.ch_wa, load_fixture("whatsapp", "text"))
+        dialog = self.dialog_on(self.ch_wa, WA_CLIENT)
+        self.operator_reply(dialog, "Ответ")
+        self.send()
+        out = self.rows_of(self.ch_wa, "out")
+        self.deliver(self.ch_wa, self.wa_status(out.remote_message_id.partition(":")[2], "failed"))
+        self.assertEqual((out.delivery_status, out.state), ("failed", "failed"))
+        self.assertIn("130472", out.last_error)
+        self.assertIn("130472", self.notices(dialog)[0].body)
+
+    def test_duplicate_message_id_gives_one_message(self):
+        payload = load_fixture("whatsapp", "text")
+        for _i in range(3):
+            self.assertEqual(self.post(self.ch_wa, payload).status_code, 200)
+        self.process()
+        self.deliver(self.ch_wa, payload)
+        self.assertEqual(len(self.rows_of(self.ch_wa)), 1)
+        self.assertEqual(len(self.client_messages(self.dialog_on(self.ch_wa, WA_CLIENT))), 1)
+
+    def test_whatsapp_image_is_downloaded(self):
+        self.wa.add_media("65463453", b"\xff\xd8wa-jpeg", "image/jpeg")
+        self.deliver(self.ch_wa, load_fixture("whatsapp", "image"))
+        (message,) = self.client_messages(self.dialog_on(self.ch_wa, WA_CLIENT))
+        self.assertEqual(base64.b64decode(message.attachment_ids.datas), b"\xff\xd8wa-jpeg")
+
+    @mute_logger("odoo.addons.openlines_connector.models.openlines_message")
+    def test_whatsapp_window_closed_warns_then_explains_131047(self):
+        self.deliver(self.ch_wa, load_fixture("whatsapp", "text"))
+        dialog = self.dialog_on(self.ch_wa, WA_CLIENT)
+        dialog.date_last_client = fields.Datetime.now() - timedelta(hours=25)
+        self.wa.queue_error("messages", *graph_error(131047, "Re-engagement message"))
+        self.operator_reply(dialog, "Вы ещё здесь?")
+        self.assertIn("24 hours", self.notices(dialog)[0].body)
+        self.send()
+        out = self.rows_of(self.ch_wa, "out")
+        self.assertEqual(out.state, "failed")
+        self.assertIn("template", out.last_error)
+        self.assertIn("template", self.notices(dialog)[0].body)
+
+    # -- Viber ----------------------------------------------------------------------
+    def test_viber_webhook_check_is_answered_without_a_row(self):
+        response = self.post(self.ch_vb, load_fixture("viber", "pollbot_webhook_check"))
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(self.rows_of(self.ch_vb))
+
+    @mute_logger("odoo.addons.openlines_connector.controllers.webhook")
+    def test_viber_forged_signature_is_refused(self):
+        body = json.dumps(load_fixture("viber", "message_text")).encode()
+        headers = {"X-Viber-Content-Signature": "0" * 64}
+        response = self.url_open(WEBHOOK % self.ch_vb.webhook_key, data=body, headers=headers)
+        self.assertEqual(response.status_code, 403)
+
+    def test_viber_message_reply_with_file_and_unsubscribe(self):
+        self.deliver(self.ch_vb, load_fixture("viber", "viberbot_message_unicode"))
+        dialog = self.dialog_on(self.ch_vb, "01234567890A=")
+        self.assertTrue(self.client_messages(dialog))
+        self.assertEqual(self.rows_of(self.ch_vb).external_id, "4912661846655238145")
+        self.operator_reply(dialog, "Вот счёт", attachments=[("invoice.pdf", b"%PDF-1.4 fake")])
+        self.send()
+        calls = self.vb.calls_of("send_message")
+        self.assertEqual([c["type"] for c in calls], ["text", "file"])
+        self.assertEqual(calls[0]["sender"]["name"], "Test line")
+        self.assertIn("/web/content/", calls[1]["media"])
+        self.assertIn("access_token=", calls[1]["media"])
+        self.assertEqual(self.rows_of(self.ch_vb, "out").state, "done")
+        self.deliver(
+            self.ch_vb, {"event": "unsubscribed", "timestamp": 1, "user_id": "01234567890A=", "message_token": 9}
+        )
+        self.assertTrue(dialog.contact_id.is_blocked)
+
+    # -- Messenger and Instagram -------------------------------------------------------
+    def test_messenger_verification_message_reply_and_echo(self):
+        url = WEBHOOK % self.ch_fb.webhook_key
+        ok = self.url_open(f"{url}?hub.mode=subscribe&hub.verify_token={VERIFY}&hub.challenge=CH")
+        self.assertEqual((ok.status_code, ok.text), (200, "CH"))
+        self.deliver(self.ch_fb, load_fixture("messenger", "text"))
+        dialog = self.dialog_on(self.ch_fb, "1436161156394835")
+        self.assertIn("hey", self.client_messages(dialog).body)
+        self.operator_reply(dialog, "Hello!")
+        self.send()
+        (call,) = self.fb.calls_of("messages")
+        self.assertEqual((call["recipient"]["id"], call["message"]["text"]), ("1436161156394835", "Hello!"))
+        echo = copy.deepcopy(load_fixture("messenger", "bottender_page_echo_chinese"))
+        self.deliver(self.ch_fb, echo)
+        self.assertEqual(self.rows_of(self.ch_fb)[-1].state, "ignored")
+        self.assertEqual(len(self.client_messages(dialog)), 1)
+
+    def test_instagram_message_and_reply(self):
+        self.deliver(self.ch_ig, load_fixture("instagram", "text"))
+        dialog = self.dialog_on(self.ch_ig, "usr_101")
+        self.assertIn("orçamento", self.client_messages(dialog).body)
+        self.operator_reply(dialog, "Olá!")
+        self.send()
+        (call,) = self.fb.calls_of("messages")
+        self.assertEqual(call["recipient"]["id"], "usr_101")
+        self.assertEqual(self.rows_of(self.ch_ig, "out").state, "done")
