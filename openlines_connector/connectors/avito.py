@@ -23,7 +23,7 @@ import time
 
 import requests
 
-from .base import Connector, ConnectorError, FileTooLarge, InboundEvent, InboundFile, register
+from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
 
 _logger = logging.getLogger(__name__)
 
@@ -214,19 +214,7 @@ class AvitoConnector(Connector):
         return note
 
     def download(self, file):
-        try:
-            with requests.get(file.ref, stream=True, timeout=self.timeout) as response:
-                if response.status_code != 200:
-                    retry = RETRY_SECONDS if response.status_code >= 500 else None
-                    raise ConnectorError(f"{file.name}: download failed (HTTP {response.status_code})", retry)
-                data = bytearray()
-                for chunk in response.iter_content(65536):
-                    data += chunk
-                    if len(data) > MAX_DOWNLOAD:
-                        raise FileTooLarge(f"{file.name}: over the download limit")
-                return bytes(data)
-        except requests.RequestException as exc:
-            raise ConnectorError(f"{file.name}: download failed: {exc}", retry_after=RETRY_SECONDS) from None
+        return download_url(requests.get, file, MAX_DOWNLOAD, RETRY_SECONDS, timeout=self.timeout)
 
     # -- outbound -------------------------------------------------------------------
     def _send_image(self, chat_path, file):

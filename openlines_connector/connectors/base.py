@@ -47,6 +47,33 @@ def get_connector(channel_type, config):
     return cls(config)
 
 
+def download_url(get, file, limit, retry_after=30, **kwargs):
+    """Stream ``file.ref`` with ``get`` (``requests.get`` or a session's ``get``).
+
+    Refuses more than ``limit`` bytes (:class:`FileTooLarge`, before any call
+    when the size is announced); HTTP 5xx and network errors may be retried,
+    other HTTP errors are permanent.  ``kwargs`` go to ``get`` (headers,
+    timeout).
+    """
+    import requests  # noqa: PLC0415 - only the connectors that download by URL need it
+
+    if (file.size or 0) > limit:
+        raise FileTooLarge(f"{file.name}: {file.size} bytes, over the {limit // 1048576} MB limit")
+    try:
+        with get(file.ref, stream=True, **kwargs) as response:
+            if response.status_code != 200:
+                retry = retry_after if response.status_code >= 500 else None
+                raise ConnectorError(f"{file.name}: download failed (HTTP {response.status_code})", retry)
+            data = bytearray()
+            for chunk in response.iter_content(65536):
+                data += chunk
+                if len(data) > limit:
+                    raise FileTooLarge(f"{file.name}: over the {limit // 1048576} MB limit")
+            return bytes(data)
+    except requests.RequestException as exc:
+        raise ConnectorError(f"{file.name}: download failed ({type(exc).__name__})", retry_after) from None
+
+
 class ConnectorError(Exception):
     """A call to a messenger failed.
 

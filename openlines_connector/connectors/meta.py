@@ -21,7 +21,7 @@ import logging
 
 import requests
 
-from .base import Connector, ConnectorError, FileTooLarge, InboundEvent, InboundFile, register
+from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
 
 _logger = logging.getLogger(__name__)
 
@@ -122,24 +122,8 @@ class GraphMixin:
         return None
 
     def _download_url(self, file, limit, auth=True):
-        if (file.size or 0) > limit:
-            raise FileTooLarge(f"{file.name}: {file.size} bytes, over the {limit // 1048576} MB limit")
         headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
-        try:
-            response = requests.get(file.ref, headers=headers, timeout=max(self.timeout, 60), stream=True)
-            if response.status_code >= 400:
-                retry = RETRY_SECONDS if response.status_code >= 500 else None
-                raise ConnectorError(f"{file.name}: download failed (HTTP {response.status_code})", retry_after=retry)
-            data = b""
-            for chunk in response.iter_content(65536):
-                data += chunk
-                if len(data) > limit:
-                    raise FileTooLarge(f"{file.name}: over the {limit // 1048576} MB limit")
-            return data
-        except requests.RequestException as exc:
-            raise ConnectorError(
-                f"{file.name}: download failed ({type(exc).__name__})", retry_after=RETRY_SECONDS
-            ) from None
+        return download_url(requests.get, file, limit, RETRY_SECONDS, headers=headers, timeout=max(self.timeout, 60))
 
 
 # -- Messenger / Instagram parsing ---------------------------------------------

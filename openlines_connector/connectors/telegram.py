@@ -183,9 +183,7 @@ def _sticker_file(sticker, mid):
 
 
 def _file(media, name, mimetype, kind):
-    return InboundFile(
-        media.get("file_id", ""), name, mimetype, media.get("file_size") or 0, kind
-    )
+    return InboundFile(media.get("file_id", ""), name, mimetype, media.get("file_size") or 0, kind)
 
 
 def _files(msg):
@@ -389,9 +387,7 @@ class TelegramConnector(Connector):
                 code=429,
             )
         if isinstance(exc, ChatMigrated):
-            return ConnectorError(
-                f"Chat migrated to supergroup {exc.new_chat_id}", code=400
-            )
+            return ConnectorError(f"Chat migrated to supergroup {exc.new_chat_id}", code=400)
         if isinstance(exc, Forbidden):
             return ConnectorError(msg, code=403, blocked=True)
         if isinstance(exc, BadRequest):
@@ -399,20 +395,14 @@ class TelegramConnector(Connector):
                 return FileTooLarge(msg, code=400)
             return ConnectorError(msg, code=400)
         if isinstance(exc, TimedOut):
-            return ConnectorError(
-                f"Telegram timed out: {msg}", retry_after=RETRY_SECONDS
-            )
+            return ConnectorError(f"Telegram timed out: {msg}", retry_after=RETRY_SECONDS)
         if isinstance(exc, InvalidToken):
             code = 404 if "not found" in msg.lower() else 401
-            return ConnectorError(
-                f"Telegram rejected the token or method: {msg}", code=code
-            )
+            return ConnectorError(f"Telegram rejected the token or method: {msg}", code=code)
         if isinstance(exc, Conflict):
             return ConnectorError(msg, code=409)
         if isinstance(exc, NetworkError):  # connection failures and HTTP 5xx
-            return ConnectorError(
-                f"Telegram unreachable: {msg}", retry_after=RETRY_SECONDS
-            )
+            return ConnectorError(f"Telegram unreachable: {msg}", retry_after=RETRY_SECONDS)
         return ConnectorError(f"Telegram error: {msg}", retry_after=RETRY_SECONDS)
 
     # -- inbound --------------------------------------------------------------
@@ -422,9 +412,7 @@ class TelegramConnector(Connector):
         value = headers.get(SECRET_HEADER) or headers.get(SECRET_HEADER.lower())
         if value is None and hasattr(headers, "items"):
             wanted = SECRET_HEADER.lower()
-            value = next(
-                (v for k, v in headers.items() if str(k).lower() == wanted), None
-            )
+            value = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
         if not value:
             return False
         return hmac.compare_digest(str(value).encode(), self.secret.encode())
@@ -483,9 +471,7 @@ class TelegramConnector(Connector):
         async def action(bot, request):
             for i, chunk in enumerate(chunks):
                 last = i == len(chunks) - 1
-                msg = await bot.send_message(
-                    message.chat_id, chunk, reply_markup=markup if last else None
-                )
+                msg = await bot.send_message(message.chat_id, chunk, reply_markup=markup if last else None)
                 sent.append(f"{msg.chat.id}:{msg.message_id}")
             for i, file in enumerate(files):
                 keys = markup if not chunks and i == len(files) - 1 else None
@@ -518,9 +504,7 @@ class TelegramConnector(Connector):
         )
 
     def delete_webhook(self):
-        return self._run(
-            lambda bot, request: bot.delete_webhook(drop_pending_updates=False)
-        )
+        return self._run(lambda bot, request: bot.delete_webhook(drop_pending_updates=False))
 
     def test(self):
         me = self._run(lambda bot, request: bot.get_me())

@@ -26,7 +26,7 @@ from vk_api import VkApi
 from vk_api.exceptions import ApiError, ApiHttpError, VkApiError
 from vk_api.keyboard import VkKeyboard
 
-from .base import Connector, ConnectorError, FileTooLarge, InboundEvent, InboundFile, register
+from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
 from .telegram import split_text
 
 _logger = logging.getLogger(__name__)
@@ -341,21 +341,7 @@ class VkConnector(Connector):
         return [_parse_one(payload["type"], obj)]
 
     def download(self, file):
-        if (file.size or 0) > MAX_DOWNLOAD:
-            raise FileTooLarge(f"{file.name}: {file.size} bytes, over the download limit")
-        try:
-            with self.session.get(file.ref, stream=True) as response:
-                if response.status_code != 200:
-                    retry = RETRY_SECONDS if response.status_code >= 500 else None
-                    raise ConnectorError(f"{file.name}: download failed (HTTP {response.status_code})", retry)
-                data = bytearray()
-                for chunk in response.iter_content(65536):
-                    data += chunk
-                    if len(data) > MAX_DOWNLOAD:
-                        raise FileTooLarge(f"{file.name}: over the download limit")
-                return bytes(data)
-        except requests.RequestException as exc:
-            raise ConnectorError(f"{file.name}: download failed: {exc}", retry_after=RETRY_SECONDS) from None
+        return download_url(self.session.get, file, MAX_DOWNLOAD, RETRY_SECONDS)
 
     def acknowledge_button(self, event):
         event_id, _sep, rest = (event.callback_id or "").partition("|")

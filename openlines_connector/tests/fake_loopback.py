@@ -13,10 +13,10 @@ import collections
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .fake_telegram import fixtures_dir, parse_body
+from .fake_telegram import LoopbackServer, fixtures_dir, parse_body
 
 
 def load_json(channel, name):
@@ -73,10 +73,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
-class FakeServer:
+class FakeServer(LoopbackServer):
     """Lifecycle, recording, scripted errors and file downloads of a fake API."""
 
     name = "FakeLoopback"
+    handler_class = _Handler
 
     def __init__(self):
         self.calls = []
@@ -86,40 +87,9 @@ class FakeServer:
         self.extra_headers = {}
         self._errors = collections.defaultdict(collections.deque)
         self._lock = threading.RLock()
-        self._server = None
-        self._thread = None
 
-    def start(self):
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.name, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- scripting and inspection ---------------------------------------------------
-    def calls_of(self, method):
-        with self._lock:
-            return [params for name, params in self.calls if name == method]
-
     def _queue(self, method, answer, times=1):
         with self._lock:
             for _i in range(times):

@@ -21,10 +21,10 @@ import collections
 import itertools
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .fake_telegram import Upload, fixtures_dir, parse_body
+from .fake_telegram import LoopbackServer, Upload, fixtures_dir, parse_body
 
 __all__ = ["FakeAPI", "FakeMeta", "Upload", "graph_error", "load_fixture"]
 
@@ -81,8 +81,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
-class FakeAPI:
+class FakeAPI(LoopbackServer):
     """A loopback HTTP API with recorded calls and scripted errors (subclass: ``route``)."""
+
+    handler_class = _Handler
+    name = "FakeMeta"
 
     def __init__(self, token="TEST-TOKEN"):
         self.token = token
@@ -92,40 +95,10 @@ class FakeAPI:
         self._errors = collections.defaultdict(collections.deque)
         self._lock = threading.RLock()
         self._ids = itertools.count(1000)
-        self._server = self._thread = None
 
     # -- lifecycle ------------------------------------------------------------
-    def start(self):
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- scripting and inspection -----------------------------------------------
-    def calls_of(self, name):
-        with self._lock:
-            return [params for call, params in self.calls if call == name]
-
     def queue_error(self, name, status, payload, times=1):
         """Answer the next ``times`` calls of route ``name`` with ``(status, payload)``."""
         with self._lock:

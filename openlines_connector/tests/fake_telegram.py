@@ -146,46 +146,23 @@ def _error(status, description, parameters=None):
     return status, answer
 
 
-class FakeTelegram:
-    """A loopback Bot API server with scripted errors and recorded calls."""
+class LoopbackServer:
+    """Start/stop a ``ThreadingHTTPServer`` on 127.0.0.1 (a free port) in a daemon thread.
 
-    def __init__(self, token="123456:TEST-TOKEN"):
-        self.token = token
-        self.calls = []
-        self.updates = []
-        self.files = {}  # file_id -> {"data", "file_size", "file_path"}
-        self.webhook = {"url": "", "secret_token": None, "allowed_updates": None}
-        self.delay = 0  # seconds to sleep before each answer
-        self.down = False  # answer every request with HTTP 500
-        self._errors = collections.defaultdict(collections.deque)
-        self._lock = threading.RLock()
-        self._message_ids = itertools.count(1000)
-        self._server = None
-        self._thread = None
-        bot_id = token.split(":", 1)[0]
-        self.bot_user = {
-            "id": int(bot_id) if bot_id.isdigit() else BOT_ID_DEFAULT,
-            "is_bot": True,
-            "first_name": "OpenLines Test",
-            "username": "openlines_test_bot",
-            "can_join_groups": True,
-            "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
-        }
+    Subclasses set ``handler_class`` (whose handler reads ``self.server.fake``)
+    and keep ``calls`` (``(name, params)``) under ``_lock``.
+    """
 
-    load_fixture = staticmethod(load_fixture)
+    handler_class = None
+    name = "FakeLoopback"
+    _server = None
+    _thread = None
 
-    # -- lifecycle ----------------------------------------------------------
     def start(self):
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler_class)
         self._server.daemon_threads = True
         self._server.fake = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            args=(0.05,),
-            name="FakeTelegram",
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.name, daemon=True)
         self._thread.start()
         return self
 
@@ -207,11 +184,44 @@ class FakeTelegram:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    # -- scripting and inspection --------------------------------------------------
     def calls_of(self, method):
         with self._lock:
             return [params for name, params in self.calls if name == method]
 
+
+class FakeTelegram(LoopbackServer):
+    """A loopback Bot API server with scripted errors and recorded calls."""
+
+    handler_class = _Handler
+    name = "FakeTelegram"
+
+    def __init__(self, token="123456:TEST-TOKEN"):
+        self.token = token
+        self.calls = []
+        self.updates = []
+        self.files = {}  # file_id -> {"data", "file_size", "file_path"}
+        self.webhook = {"url": "", "secret_token": None, "allowed_updates": None}
+        self.delay = 0  # seconds to sleep before each answer
+        self.down = False  # answer every request with HTTP 500
+        self._errors = collections.defaultdict(collections.deque)
+        self._lock = threading.RLock()
+        self._message_ids = itertools.count(1000)
+        bot_id = token.split(":", 1)[0]
+        self.bot_user = {
+            "id": int(bot_id) if bot_id.isdigit() else BOT_ID_DEFAULT,
+            "is_bot": True,
+            "first_name": "OpenLines Test",
+            "username": "openlines_test_bot",
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    load_fixture = staticmethod(load_fixture)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    # -- scripting and inspection --------------------------------------------------
     def queue_error(
         self, method, status, description, retry_after=None, times=1, parameters=None
     ):
