@@ -75,9 +75,11 @@ def test_client_message_reaches_discuss_and_the_answer_reaches_telegram(odoo_ser
 
     found = odoo_server.wait_for(dialog, what="the dialog in Discuss (processing cron)")
     messages = dialog_messages(odoo_server, found)
-    assert len(messages) == 1
-    assert "доставка в Казань" in messages[0]["body"]
-    assert messages[0]["author_id"][1] == "Test Test Lastname"
+    from_client = [m for m in messages if m["author_id"][0] == found["partner_id"][0]]
+    assert len(from_client) == 1
+    assert "доставка в Казань" in from_client[0]["body"]
+    assert from_client[0]["author_id"][1] == "Test Test Lastname"
+    assert "in the queue" in messages[-1]["body"], "nobody online: the line tells the client, after its message"
 
     odoo_server.call("openlines.dialog", "action_take", [found["id"]])
     odoo_server.call(
@@ -88,9 +90,15 @@ def test_client_message_reaches_discuss_and_the_answer_reaches_telegram(odoo_ser
         message_type="comment",
         subtype_xmlid="mail.mt_comment",
     )
-    sent = odoo_server.wait_for(lambda: telegram.calls_of("sendMessage"), what="sendMessage (sending cron)")
+    answer = "Да, доставляем за 2 дня"
+
+    def answer_sent():
+        return [c for c in telegram.calls_of("sendMessage") if c["text"] == answer]
+
+    sent = odoo_server.wait_for(answer_sent, what="sendMessage (sending cron)")
+    assert len(sent) == 1
     assert str(sent[0]["chat_id"]) == "1111111"
-    assert sent[0]["text"] == "Да, доставляем за 2 дня"
+    assert "in the queue" in telegram.calls_of("sendMessage")[0]["text"], "the queue text went first"
 
 
 def test_bad_requests_get_clear_answers_and_write_nothing(odoo_server, channel):

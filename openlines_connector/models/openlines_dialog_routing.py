@@ -27,6 +27,7 @@ class OpenlinesDialog(models.Model):
         index="btree_not_null",
         help="When the operator has not answered by then, the dialog goes to the next available operator.",
     )
+    greeting_pending = fields.Boolean("Greeting due", readonly=True, copy=False)
     skipped_operator_ids = fields.Many2many(
         "res.users",
         "openlines_dialog_skipped_user_rel",
@@ -41,16 +42,30 @@ class OpenlinesDialog(models.Model):
     @api.model
     def _create_for_contact(self, contact):
         dialog = super()._create_for_contact(contact)
-        line = dialog.line_id
-        if welcome := line._client_text("welcome_message"):
-            dialog._post_auto_reply(welcome)
         if dialog.operator_id:
             dialog._start_answer_clock()
-        elif not line._is_working_time():
-            dialog._off_hours()
-        else:
-            dialog._enter_queue()
+        dialog.greeting_pending = True  # the line's texts follow the client's first message
         return dialog
+
+    def _on_client_message(self):
+        res = super()._on_client_message()
+        for dialog in self.filtered("greeting_pending"):
+            dialog.greeting_pending = False
+            dialog._greet()
+        return res
+
+    def _greet(self):
+        """After a new dialog's first message: welcome, and the queue or off-hours texts."""
+        self.ensure_one()
+        line = self.line_id
+        if welcome := line._client_text("welcome_message"):
+            self._post_auto_reply(welcome)
+        if self.operator_id:
+            return
+        if not line._is_working_time():
+            self._off_hours()
+        else:
+            self._enter_queue()
 
     def _off_hours(self):
         """A dialog started outside the working hours: tell the client, queue it or hand it on."""

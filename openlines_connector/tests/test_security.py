@@ -52,3 +52,15 @@ class TestSecurity(OpenlinesCase):
             self.send()
         self.assertTrue(logs.output)
         self.assertFalse([line for line in logs.output if self.fake.token in line])
+
+    def test_a_supervisor_reads_the_analysis_of_supervised_lines_only(self):
+        self.receive(self.fixture("text"))
+        other = self.env["openlines.line"].create({"name": "Other", "supervisor_ids": [(6, 0, self.admin.ids)]})
+        self.line.supervisor_ids = self.director
+        dialog = self.dialog_of()
+        dialog.line_id = other  # now a dialog of a line the director does not supervise
+        self.env.flush_all()
+        Report = self.env["openlines.report.dialog"]
+        self.assertIn(dialog.id, Report.search([]).dialog_id.ids)
+        self.assertNotIn(dialog.id, Report.with_user(self.director).search([]).dialog_id.ids)
+        self.assertIn(dialog.id, Report.with_user(self.admin).search([]).dialog_id.ids)
