@@ -25,9 +25,11 @@ who answers from Discuss, and is tied to the client's partner in CRM.
         "views/openlines_contact_views.xml",
         "views/openlines_dialog_views.xml",
         "views/openlines_message_views.xml",
+        "views/openlines_whatsapp_views.xml",
         "views/res_config_settings_views.xml",
         "views/openlines_crm_views.xml",
         "views/openlines_kpi_views.xml",
+        "views/openlines_chatbot_views.xml",  # chatbot on messengers (issue 4)
         "views/openlines_menus.xml",
         "views/openlines_kpi_menus.xml",
     ],

@@ -228,11 +228,16 @@ class AvitoConnector(Connector):
         return self._request("POST", f"{chat_path}/messages/image", json={"image_id": image_id})
 
     def send(self, message):
-        others = [f.name for f in message.files if not (f.mimetype or "").startswith("image/")]
-        if others:
-            raise ConnectorError(f"Avito accepts images only; not sent: {', '.join(others)}")
+        # Avito's API sends text and images only: other files go as links (their public URL) in the text
+        images = [f for f in message.files if (f.mimetype or "").startswith("image/")]
+        others = [f for f in message.files if f not in images]
+        missing = [f.name for f in others if not f.url]
+        if missing:
+            raise ConnectorError(
+                f"Avito accepts images only and these files have no public address: {', '.join(missing)}"
+            )
         chat_path = f"{self._account()}/chats/{message.chat_id}"
-        text = message.text or ""
+        text = "\n".join(p for p in (message.text or "", *(f"📎 {f.name}: {f.url}" for f in others)) if p)
         if message.buttons:  # Avito has no buttons: offer the choices as text
             text = "\n".join([text, *(f"• {label}" for label, _data in message.buttons)]).strip()
         sent = []
@@ -241,7 +246,7 @@ class AvitoConnector(Connector):
                 body = {"message": {"text": text}, "type": "text"}
                 result = self._request("POST", f"{chat_path}/messages", json=body)
                 sent.append(f"{message.chat_id}:{_sid((result or {}).get('id'))}")
-            for file in message.files:
+            for file in images:
                 result = self._send_image(chat_path, file)
                 sent.append(f"{message.chat_id}:{_sid((result or {}).get('id'))}")
         except ConnectorError as exc:

@@ -151,6 +151,8 @@ class OutboundMessage:
     files: list = dataclasses.field(default_factory=list)  # OutboundFile
     buttons: list = dataclasses.field(default_factory=list)  # [(label, data)]
     ref: str = ""  # stable id of the outbound row (idempotency key)
+    # an approved template instead of free text (WhatsApp): {"name", "language": {"code"}, "components"}
+    template: dict = None
 
 
 class Connector:

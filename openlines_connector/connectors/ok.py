@@ -171,15 +171,24 @@ class OkConnector(Connector):
 
     # -- outbound -------------------------------------------------------------------
     def send(self, message):
-        if message.files:
-            raise ConnectorError("Odnoklassniki: this connector sends text only; share files as links")
-        text = message.text or ""
+        # OK fetches attachments by URL: pictures go as IMAGE attachments, other files as links in the text
+        attachments, links = [], []
+        for file in message.files:
+            if not file.url:
+                raise ConnectorError(f"Odnoklassniki fetches files by URL; {file.name} has no public address")
+            if (file.mimetype or "").startswith("image/"):
+                attachments.append({"type": "IMAGE", "payload": {"url": file.url}})
+            else:
+                links.append(f"📎 {file.name}: {file.url}")
+        text = "\n".join(p for p in (message.text or "", *links) if p)
         if message.buttons:  # OK inline keyboards are not verified here: offer the choices as text
             text = "\n".join([text, *(f"• {label}" for label, _data in message.buttons)]).strip()
-        if not text.strip():
+        if not text.strip() and not attachments:
             return []
         chat_id = message.chat_id if message.chat_id.startswith("chat:") else f"chat:{message.chat_id}"
         body = {"recipient": {"chat_id": chat_id}, "message": {"text": text}}
+        if attachments:
+            body["message"]["attachments"] = attachments
         result = self._request("POST", f"/graph/me/messages/{chat_id}", body)
         return [f"{chat_id}:{_sid((result or {}).get('message_id'))}"]
 

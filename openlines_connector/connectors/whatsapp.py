@@ -10,7 +10,8 @@ events: the ORM records the delivery state on the outbound row.
 Outbound: ``POST /{phone-number-id}/messages``; files are first uploaded to
 ``/{phone-number-id}/media`` and sent by id.  Free-form messages are only
 accepted within 24 hours of the client's last message (error 131047);
-approved templates are not sent by this version (see README).
+outside it an approved template (``OutboundMessage.template``) is sent as
+``type: "template"``.
 """
 
 from __future__ import annotations
@@ -193,8 +194,8 @@ class WhatsAppConnector(GraphMixin, Connector):
         if code == WINDOW_CODE:
             return ConnectorError(
                 "WhatsApp accepts no free-form message: more than 24 hours have passed since the client last "
-                "wrote (error 131047). Send an approved template message instead (WhatsApp Manager), or wait "
-                "until the client writes again.",
+                "wrote (error 131047). Send an approved template message instead (the dialog's "
+                '"Send template" button), or wait until the client writes again.',
                 code=code,
             )
         if code in RETRY_CODES:
@@ -248,6 +249,8 @@ class WhatsAppConnector(GraphMixin, Connector):
     def send(self, message):
         from .telegram import split_text  # noqa: PLC0415 - shared splitter
 
+        if message.template:  # an approved template: accepted outside the 24-hour window
+            return [self._send_one(message.chat_id, "template", message.template)]
         text, files, buttons = message.text or "", list(message.files), list(message.buttons)
         caption = text if len(files) == 1 and text.strip() and len(text) <= CAPTION_LIMIT and not buttons else ""
         chunks = [] if caption else split_text(text, TEXT_LIMIT)

@@ -8,6 +8,7 @@ from . import openlines_dialog_rating
 from . import openlines_message
 from . import openlines_message_consent
 from . import openlines_message_delivery
+from . import openlines_whatsapp_template
 from . import discuss_channel
 from . import res_config_settings
 from . import openlines_line_crm
@@ -20,3 +21,7 @@ from . import openlines_line_kpi
 from . import openlines_dialog_kpi
 from . import discuss_channel_crm
 from . import chatbot_script_step_crm
+# chatbot on messengers (issue 4)
+from . import openlines_line_chatbot
+from . import openlines_dialog_chatbot
+from . import openlines_message_chatbot

@@ -60,7 +60,9 @@ class OpenlinesContact(models.Model):
         A new contact is first matched with a partner the client already is
         (see ``_match_partner``); a partner is created only for a new client.
         """
-        contact = self.search([("channel_id", "=", channel.id), ("external_id", "=", event.chat_id)], limit=1)
+        contact = self.search_fetch(
+            [("channel_id", "=", channel.id), ("external_id", "=", event.chat_id)], None, limit=1
+        )
         if contact:
             if event.phone and not contact.phone:
                 contact.phone = self._normalize_phone(event.phone) or event.phone

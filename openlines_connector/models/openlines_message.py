@@ -306,6 +306,11 @@ class OpenlinesMessage(models.Model):
                 message_type="comment",
                 subtype_xmlid="mail.mt_comment",
                 attachments=attachments,
+                # a messenger message is no e-mail: no alias, reply-to or signature to compute
+                record_alias_domain_id=False,
+                record_company_id=dialog.line_id.company_id.id,
+                reply_to=False,
+                email_add_signature=False,
             )
         )
 
@@ -335,13 +340,7 @@ class OpenlinesMessage(models.Model):
         if not dialog or not message or not dialog.contact_id:
             self.write({"state": "failed", "last_error": "The dialog or its message no longer exists."})
             return
-        outbound = OutboundMessage(
-            chat_id=dialog.contact_id.external_id,
-            text=html2plaintext(message.body or "").strip(),
-            files=[self._outbound_file(a) for a in message.attachment_ids],
-            buttons=[tuple(b) for b in self.buttons or []],
-            ref=str(self.id),
-        )
+        outbound = self._build_outbound()
         try:
             ids = self.channel_id._get_connector().send(outbound)
         except ConnectorError as e:
@@ -357,6 +356,17 @@ class OpenlinesMessage(models.Model):
                     "remote_message_id": remote or False,
                 }
             )
+
+    def _build_outbound(self):
+        """The :class:`OutboundMessage` of this row (a hook: WhatsApp templates extend it)."""
+        dialog, message = self.dialog_id, self.mail_message_id
+        return OutboundMessage(
+            chat_id=dialog.contact_id.external_id,
+            text=html2plaintext(message.body or "").strip(),
+            files=[self._outbound_file(a) for a in message.attachment_ids],
+            buttons=[tuple(b) for b in self.buttons or []],
+            ref=str(self.id),
+        )
 
     def _on_send_error(self, error):
         if error.retry_after is not None and self.attempts + 1 < MAX_ATTEMPTS:

@@ -10,7 +10,7 @@ DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 WINDOW_CHANNEL_TYPES = ("whatsapp",)
 CUSTOMER_WINDOW = timedelta(hours=24)
 #: messengers that fetch outgoing files by URL instead of taking an upload
-FILE_URL_CHANNEL_TYPES = ("viber",)
+FILE_URL_CHANNEL_TYPES = ("viber", "ok", "avito")  # ok: attachments by URL; avito: non-image files as links
 
 
 class OpenlinesMessage(models.Model):

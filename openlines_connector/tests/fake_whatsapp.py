@@ -60,6 +60,8 @@ class FakeWhatsApp(FakeAPI):
             return graph_error(100, "(#100) Param text['body'] must be at most 4096 characters long.")
         if kind in ("image", "document", "audio", "video") and content.get("id") not in self.uploads:
             return graph_error(131053, "Media upload error", details="Unknown media id")
+        if kind == "template" and not (content.get("name") and (content.get("language") or {}).get("code")):
+            return graph_error(132001, "Template name does not exist in the translation", details="name, language")
         if kind == "interactive" and len((content.get("action") or {}).get("buttons") or []) > 3:
             return graph_error(131009, "(#131009) Parameter value is not valid", details="buttons: max 3")
         wamid = f"wamid.FAKE{self.next_id()}"

@@ -114,6 +114,16 @@ class TestAvitoApi(AvitoCase):
         self.assertTrue(caught.exception.is_permanent)
         self.assertFalse(self.fake.calls_of("send"))
 
+    def test_other_files_go_as_links_in_the_text(self):
+        pdf = OutboundFile("a.pdf", b"%PDF", "application/pdf", url="https://odoo.example/web/content/7?access_token=t")
+        ids = self.avito.send(OutboundMessage(chat_id="c1", text="Договор", files=[pdf]))
+        (call,) = self.fake.calls_of("send")
+        self.assertEqual(
+            call["message"]["text"], "Договор\n📎 a.pdf: https://odoo.example/web/content/7?access_token=t"
+        )
+        self.assertFalse(self.fake.calls_of("upload"))
+        self.assertEqual(len(ids), 1)
+
     def test_error_classification(self):
         for status, retry in ((429, True), (500, True), (400, False), (404, False)):
             self.fake.queue_error("send", status, f"error {status}")

@@ -98,6 +98,26 @@ class TestOkApi(unittest.TestCase):
             self.ok.send(OutboundMessage(chat_id="chat:C404", files=[OutboundFile("a.pdf", b"x")]))
         self.assertTrue(caught.exception.is_permanent)
 
+    def test_files_go_by_url_pictures_as_attachments_others_as_links(self):
+        files = [
+            OutboundFile("p.jpg", b"\xff\xd8", "image/jpeg", url="https://odoo.example/web/content/1?access_token=a"),
+            OutboundFile("a.pdf", b"%PDF", "application/pdf", url="https://odoo.example/web/content/2?access_token=b"),
+        ]
+        ids = self.ok.send(OutboundMessage(chat_id="chat:C404", text="Счёт и фото", files=files))
+        (params,) = self.fake.calls_of("messages")
+        self.assertEqual(
+            params["message"]["attachments"],
+            [{"type": "IMAGE", "payload": {"url": "https://odoo.example/web/content/1?access_token=a"}}],
+        )
+        self.assertEqual(
+            params["message"]["text"], "Счёт и фото\n📎 a.pdf: https://odoo.example/web/content/2?access_token=b"
+        )
+        self.assertEqual(len(ids), 1)
+        self.fake.calls.clear()
+        self.ok.send(OutboundMessage(chat_id="chat:C404", files=files[:1]))
+        (params,) = self.fake.calls_of("messages")
+        self.assertEqual((params["message"]["text"], len(params["message"]["attachments"])), ("", 1))
+
     def test_error_classification_and_token_scrubbed(self):
         for code, retry, blocked in ((2, True, False), (8, True, False), (10, False, True), (100, False, False)):
             self.fake.queue_error("messages", code, f"ERR {code} {self.fake.token}")

@@ -170,6 +170,16 @@ class TestWhatsAppApi(unittest.TestCase):
         with self.assertRaises(ConnectorError):
             self.conn.send(OutboundMessage(chat_id="1", text="x", buttons=[("a", "a")] * 11))
 
+    def test_send_template_is_one_template_message(self):
+        template = {"name": "order_update", "language": {"code": "ru"}}
+        ids = self.conn.send(OutboundMessage(chat_id="1", text="ignored", template=template))
+        (msg,) = self.wa.calls_of("messages")
+        self.assertEqual((msg["type"], msg["template"], msg["to"]), ("template", template, "1"))
+        self.assertEqual(len(ids), 1)
+        with self.assertRaises(ConnectorError) as cm:
+            self.conn.send(OutboundMessage(chat_id="1", template={"name": "x"}))
+        self.assertTrue(cm.exception.is_permanent)
+
     def _error(self, code, status=400, **kw):
         self.wa.queue_error("messages", *graph_error(code, f"error {code}", status=status, **kw))
         with self.assertRaises(ConnectorError) as cm:

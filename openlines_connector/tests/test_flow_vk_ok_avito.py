@@ -198,7 +198,33 @@ class TestFlowVkOkAvito(OpenlinesCase):
         (call,) = self.ok.calls_of("messages")
         self.assertEqual((call["recipient"]["chat_id"], call["message"]["text"]), ("chat:C404", "Слушаю вас"))
 
+    def test_ok_answer_with_files_sends_public_urls(self):
+        self.assertEqual(self.post(self.ok_channel, ok_fixture("message_created")).status_code, 200)
+        self.process()
+        dialog = self.dialog_on(self.ok_channel, "chat:C404")
+        files = [("photo.png", b"\x89PNG\r\n\x1a\nfake"), ("invoice.pdf", b"%PDF-1.4 fake")]
+        self.answer_and_send(dialog, "Вот счёт", attachments=files)
+        (call,) = self.ok.calls_of("messages")
+        (image,) = call["message"]["attachments"]
+        self.assertEqual(image["type"], "IMAGE")
+        self.assertIn("/web/content/", image["payload"]["url"])
+        self.assertIn("access_token=", image["payload"]["url"])
+        self.assertRegex(call["message"]["text"], r"📎 invoice\.pdf: \S+/web/content/\d+\?access_token=")
+        self.assertEqual(self.rows_of(self.ok_channel, "out").state, "done")
+
     # -- Avito -----------------------------------------------------------------
+    def test_avito_answer_with_a_document_sends_its_link(self):
+        payload = avito_fixture("message_text")
+        self.avito.items[payload["payload"]["value"]["chat_id"]] = {"title": "Велосипед", "url": "https://avito.ru/1"}
+        self.assertEqual(self.post(self.avito_channel, payload).status_code, 200)
+        self.process()
+        dialog = self.dialog_on(self.avito_channel, "u2i-Xx0YzAbCdEfGh1JkLmNoP")
+        self.answer_and_send(dialog, "Договор", attachments=[("contract.pdf", b"%PDF-1.4 fake")])
+        (call,) = self.avito.calls_of("send")
+        self.assertRegex(call["message"]["text"], r"^Договор\n📎 contract\.pdf: \S+/web/content/\d+\?access_token=")
+        self.assertFalse(self.avito.calls_of("upload"))
+        self.assertEqual(self.rows_of(self.avito_channel, "out").state, "done")
+
     def test_avito_item_message_to_discuss_and_answer(self):
         payload = avito_fixture("message_text")
         self.avito.items[payload["payload"]["value"]["chat_id"]] = {"title": "Велосипед", "url": "https://avito.ru/1"}

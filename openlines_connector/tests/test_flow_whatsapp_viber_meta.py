@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -194,6 +195,52 @@ class TestFlowWhatsAppViberMeta(OpenlinesCase):
         self.assertEqual(out.state, "failed")
         self.assertIn("template", out.last_error)
         self.assertIn("template", self.notices(dialog)[0].body)
+
+    def test_whatsapp_template_is_sent_outside_the_window(self):
+        self.deliver(self.ch_wa, load_fixture("whatsapp", "text"))
+        dialog = self.dialog_on(self.ch_wa, WA_CLIENT)
+        dialog.date_last_client = fields.Datetime.now() - timedelta(hours=25)
+        self.operator_reply(dialog, "Вы ещё здесь?")
+        self.assertIn("24 hours", self.notices(dialog)[0].body)
+        action = dialog.action_whatsapp_template()
+        self.assertEqual(action["res_model"], "openlines.whatsapp.template.send")
+        wizard = (
+            self.env[action["res_model"]]
+            .with_context(action["context"])
+            .create({"template_name": "order_update", "template_lang": "ru", "body_params": "Анна\n\n42\n"})
+        )
+        wizard.action_send()
+        self.assertIn("Template order_update sent", self.notices(dialog)[0].body)
+        self.wa.queue_error("messages", *graph_error(131047, "Re-engagement message"))  # the free-form reply
+        self.send()
+        free, template = self.rows_of(self.ch_wa, "out")
+        self.assertEqual(free.state, "failed")
+        self.assertEqual(template.state, "done", template.last_error)
+        sent = [c for c in self.wa.calls_of("messages") if c["type"] == "template"]
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(sent[0]["to"], WA_CLIENT)
+        self.assertEqual(
+            sent[0]["template"],
+            {
+                "name": "order_update",
+                "language": {"code": "ru"},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": "Анна"}, {"type": "text", "text": "42"}]}
+                ],
+            },
+        )
+        self.assertTrue(template.remote_message_id.startswith(f"{WA_CLIENT}:wamid."))
+
+    def test_whatsapp_template_button_only_on_whatsapp_dialogs(self):
+        self.deliver(self.ch_vb, load_fixture("viber", "viberbot_message_unicode"))
+        dialog = self.dialog_on(self.ch_vb, "01234567890A=")
+        wizard = self.env["openlines.whatsapp.template.send"].create(
+            {"dialog_id": dialog.id, "template_name": "hello", "template_lang": "en"}
+        )
+        with self.assertRaises(UserError):
+            wizard.action_send()
+        arch = self.env["openlines.dialog"].get_view(view_type="form")["arch"]
+        self.assertIn("action_whatsapp_template", arch)
 
     # -- Viber ----------------------------------------------------------------------
     def test_viber_webhook_check_is_answered_without_a_row(self):
