@@ -57,6 +57,7 @@ class OpenlinesDialog(models.Model):
     date_last_answer = fields.Datetime("Last answer", readonly=True)
     date_closed = fields.Datetime("Closed on", readonly=True)
     consent_date = fields.Datetime(related="contact_id.consent_date", string="Consent given on")
+    close_confirmation = fields.Boolean(related="line_id.close_confirmation")
     message_log_ids = fields.One2many("openlines.message", "dialog_id", string="Message log")
     failed_message_count = fields.Integer(compute="_compute_failed_message_count", string="Undelivered messages")
 

@@ -155,6 +155,10 @@ class OpenlinesLine(models.Model):
         translate=True,
         default=lambda self: self.env._("Please rate our answers: from 1 (bad) to 5 (excellent)."),
     )
+    close_confirmation = fields.Boolean(
+        "Confirm before closing", default=True,
+        help="Operators confirm before they close a dialog from its form.",
+    )
     send_transcript = fields.Boolean(
         "E-mail the transcript",
         help="When a dialog closes, its transcript is e-mailed to the client when their e-mail is known.",

@@ -330,3 +330,14 @@ class TestConsent(RoutingCase):
     def test_changing_the_agreement_bumps_its_version(self):
         self.line.consent_text = "Новое соглашение"
         self.assertEqual(self.line.consent_version, 2)
+
+
+@tagged("post_install", "-at_install")
+class TestCloseConfirmation(RoutingCase):
+    def test_the_close_button_asks_when_the_line_says_so(self):
+        dialog = self.client_writes(901)
+        self.assertTrue(dialog.close_confirmation, "on by default")
+        arch = self.env["openlines.dialog"].get_view(view_type="form")["arch"]
+        self.assertIn("Close this dialog?", arch)
+        self.line.close_confirmation = False
+        self.assertFalse(dialog.close_confirmation)
