@@ -144,6 +144,9 @@ class OpenlinesDialog(models.Model):
     def _mark_closed(self):
         closing = self.filtered(lambda d: d.state != "closed")
         res = super()._mark_closed()
+        for dialog in closing.filtered("channel_id"):
+            if text := dialog.line_id._client_text("close_message"):
+                dialog._post_auto_reply(text)
         for dialog in closing.filtered(lambda d: d.line_id.send_transcript and d.partner_id.email):
             lang = dialog.line_id.client_lang_id.code or dialog.partner_id.lang
             # sudo: discuss.channel - the transcript of the client's own conversation goes to them
@@ -248,10 +251,7 @@ class OpenlinesDialog(models.Model):
                 & Domain("state", "in", (*OPEN_STATES, "queued"))
                 & Domain("date_last_client", "<", now - timedelta(hours=line.auto_close_hours))
             )
-            for dialog in silent:
-                if (text := line._client_text("close_message")) and dialog.channel_id:
-                    dialog._post_auto_reply(text)
-                dialog.action_close()
+            silent.action_close()
 
     @api.model
     def _schedule_route(self):

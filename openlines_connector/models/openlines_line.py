@@ -91,7 +91,7 @@ class OpenlinesLine(models.Model):
     close_message = fields.Text(
         "Closing message",
         translate=True,
-        help="Sent to the client when a dialog closes itself. Empty: no message.",
+        help="Sent to the client when a dialog closes (by an operator or by itself). Empty: no message.",
     )
 
     welcome_message = fields.Text(

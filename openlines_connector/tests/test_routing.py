@@ -182,6 +182,14 @@ class TestRouting(RoutingCase):
         self.assertEqual(dialog.state, "closed")
         self.assertIn("Диалог закрыт", self.fake.calls_of("sendMessage")[-1]["text"])
 
+    def test_the_closing_text_also_follows_an_operators_close(self):
+        self.line.close_message = "Спасибо за обращение!"
+        dialog = self.client_writes(592)
+        dialog.action_close()
+        self.send()
+        texts = [c["text"] for c in self.fake.calls_of("sendMessage")]
+        self.assertEqual(texts.count("Спасибо за обращение!"), 1)
+
     def test_timeout_limits(self):
         with self.assertRaises(ValidationError):
             self.line.answer_timeout = 721
