@@ -52,6 +52,19 @@ class OpenlinesCase(HttpCase):
         body = update if isinstance(update, (bytes, str)) else json.dumps(update)
         return self.url_open(url or self.webhook_url, data=body, headers=headers)
 
+    #: update ids of generated client messages (distinct from the fixtures' own)
+    next_update = 20000
+
+    def client_writes(self, chat_id, text="Здравствуйте"):
+        """Client ``chat_id`` writes ``text`` (webhook + processing); return their dialog."""
+        type(self).next_update += 1
+        update = self.fixture("reply", self.next_update)
+        update["message"]["message_id"] = self.next_update
+        update["message"]["chat"]["id"] = update["message"]["from"]["id"] = chat_id
+        update["message"]["text"] = text
+        self.receive(update)
+        return self.dialog_of(str(chat_id))
+
     def run_cron(self, xmlid):
         self.env.ref(xmlid).method_direct_trigger()
         self.env.invalidate_all()

@@ -38,15 +38,6 @@ class TestChatbot(OpenlinesCase):
         cls.line.chatbot_script_id = cls.script
 
     # -- helpers -------------------------------------------------------------
-    def client_writes(self, chat_id, text="Здравствуйте"):
-        type(self).next_update += 1
-        update = self.fixture("reply", self.next_update)
-        update["message"]["message_id"] = self.next_update
-        update["message"]["chat"]["id"] = update["message"]["from"]["id"] = chat_id
-        update["message"]["text"] = text
-        self.receive(update)
-        return self.dialog_of(str(chat_id))
-
     def client_presses(self, chat_id, data):
         type(self).next_update += 1
         press = self.fixture("callback_query", self.next_update)

@@ -20,7 +20,6 @@ class RoutingCase(OpenlinesCase):
         cls.op2 = new_test_user(cls.env, login="ol_op2", name="Pavel Second", groups=groups)
         cls.op3 = new_test_user(cls.env, login="ol_op3", name="Nina Third", groups=groups)
         cls.line.write({"user_ids": [(6, 0, (cls.operator | cls.op2 | cls.op3).ids)]})
-        cls.next_update = 20000
 
     def setUp(self):
         super().setUp()
@@ -29,15 +28,6 @@ class RoutingCase(OpenlinesCase):
 
     def offline(self, *users):
         self.env["mail.presence"].search([("user_id", "in", [u.id for u in users])]).unlink()
-
-    def client_writes(self, chat_id, text="Здравствуйте"):
-        type(self).next_update += 1
-        update = self.fixture("reply", self.next_update)
-        update["message"]["message_id"] = self.next_update
-        update["message"]["chat"]["id"] = update["message"]["from"]["id"] = chat_id
-        update["message"]["text"] = text
-        self.receive(update)
-        return self.dialog_of(str(chat_id))
 
     def set_order(self, *users):
         self.line.operator_ids = [(5, 0, 0)] + [(0, 0, {"user_id": u.id, "sequence": i}) for i, u in enumerate(users)]
@@ -94,11 +84,15 @@ class TestRouting(RoutingCase):
         self.line.distribution_mode = "strict"
         self.set_order(self.op2, self.operator)
         now = fields.Datetime.now()
-        self.env["resource.calendar.leaves"].create({
-            "name": "Vacation", "resource_id": self.op2.resource_ids[:1].id or self.env["resource.resource"].create(
-                {"name": self.op2.name, "user_id": self.op2.id}).id,
-            "date_from": now - timedelta(days=1), "date_to": now + timedelta(days=1),
-        })
+        self.env["resource.calendar.leaves"].create(
+            {
+                "name": "Vacation",
+                "resource_id": self.op2.resource_ids[:1].id
+                or self.env["resource.resource"].create({"name": self.op2.name, "user_id": self.op2.id}).id,
+                "date_from": now - timedelta(days=1),
+                "date_to": now + timedelta(days=1),
+            }
+        )
         self.assertEqual(self.client_writes(541).operator_id, self.operator)
 
     def test_nobody_gets_dialogs_out_of_working_hours(self):
@@ -220,11 +214,13 @@ class TestLineTexts(RoutingCase):
 
     def test_off_hours_dialogs_can_go_to_another_line(self):
         night = self.env["openlines.line"].create({"name": "Night shift", "user_ids": [(6, 0, self.op3.ids)]})
-        self.line.write({
-            "resource_calendar_id": self.env.ref("resource.resource_calendar_std").id,
-            "off_hours_action": "line",
-            "off_hours_line_id": night.id,
-        })
+        self.line.write(
+            {
+                "resource_calendar_id": self.env.ref("resource.resource_calendar_std").id,
+                "off_hours_action": "line",
+                "off_hours_line_id": night.id,
+            }
+        )
         with freeze_time(datetime(2026, 11, 29, 12, 0)):
             dialog = self.client_writes(621)
         self.assertEqual(dialog.line_id, night)
