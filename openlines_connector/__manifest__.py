@@ -11,7 +11,7 @@ who answers from Discuss, and is tied to the client's partner in CRM.
     "author": "openlines_connector contributors",
     "website": "https://github.com/openlines/openlines_connector",
     "license": "LGPL-3",
-    "depends": ["im_livechat", "crm"],
+    "depends": ["im_livechat", "crm", "mail_bot"],
     "external_dependencies": {
         "python": ["python-telegram-bot", "vk-api", "requests"],
     },
@@ -37,6 +37,9 @@ who answers from Discuss, and is tied to the client's partner in CRM.
         "demo/openlines_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "openlines_connector/static/src/**/*",
+        ],
         "web.assets_tests": [
             "openlines_connector/static/tests/tours/**/*",
         ],

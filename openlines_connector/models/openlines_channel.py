@@ -7,6 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..connectors.base import REGISTRY, ConnectorError, get_connector
+from ..tools import notify_after_commit, trigger_sql
 
 _logger = logging.getLogger(__name__)
 
@@ -164,6 +165,17 @@ class OpenlinesChannel(models.Model):
                 )
 
     # -- connector ---------------------------------------------------------
+    @api.model
+    def _find_by_webhook_key(self, key):
+        """The active channel of a webhook key, with what its connector needs, in one query."""
+        # sudo: openlines.channel - the webhook key itself is the capability; credentials stay server-side
+        return self.sudo().search_fetch(
+            [("webhook_key", "=", key)],
+            ["channel_type", "token", "webhook_secret", "api_base_url", "line_id", *CONNECTOR_SETTINGS],
+            limit=1,
+            order="id",
+        )
+
     def _get_connector(self):
         self.ensure_one()
         # sudo: openlines.channel - credentials are read for the API call only, never shown
@@ -233,7 +245,7 @@ class OpenlinesChannel(models.Model):
 
     def action_disconnect(self):
         for channel in self:
-            if channel.receive_mode == "webhook" and channel.state == "connected":
+            if channel.receive_mode == "webhook" and channel.state in ("connected", "failing"):
                 ok, result = channel._call("delete_webhook")
                 if not ok:
                     return channel._notify_failure(result)
@@ -277,39 +289,48 @@ class OpenlinesChannel(models.Model):
                 self.id,
                 ext_id,
                 json.dumps(payload, ensure_ascii=False),
-                self.env.uid,
+                self.env.uid or None,
                 fields.Datetime.now(),
-                self.env.uid,
+                self.env.uid or None,
             )
             for ext_id, payload in items
         )
-        self.env.cr.execute(
+        # one statement: the rows, and a trigger of the processing cron when at least one is new
+        [(created,)] = self.env.execute_query(
             SQL(
-                """INSERT INTO openlines_message
-                   (channel_id, direction, external_id, state, payload, attempts,
-                    create_date, create_uid, next_attempt_dt, write_date, write_uid)
-               VALUES %s
-               ON CONFLICT (channel_id, direction, external_id) DO NOTHING""",
+                """WITH new AS (
+                    INSERT INTO openlines_message
+                           (channel_id, direction, external_id, state, payload, attempts,
+                            create_date, create_uid, next_attempt_dt, write_date, write_uid)
+                    VALUES %s
+                    ON CONFLICT (channel_id, direction, external_id) DO NOTHING
+                    RETURNING 1
+                ), wake AS (
+                    INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
+                    %s WHERE EXISTS (SELECT 1 FROM new)
+                )
+                SELECT count(*) FROM new""",
                 rows,
+                trigger_sql(self.env, "openlines_connector.ir_cron_openlines_process"),
             )
         )
-        created = self.env.cr.rowcount
         if created:
-            self.env.ref("openlines_connector.ir_cron_openlines_process")._trigger()
+            notify_after_commit(self.env)
         return created
 
     @api.model
     def _cron_poll(self):
         """Ask the messenger for new updates, for channels in polling mode."""
-        channels = self.sudo().search([("receive_mode", "=", "polling"), ("state", "=", "connected")])
+        channels = self.sudo().search([("receive_mode", "=", "polling"), ("state", "in", ("connected", "failing"))])
         for channel in channels:
             connector = channel._get_connector()
             try:
                 payloads, offset = connector.poll(channel.poll_offset or None)
             except ConnectorError as e:
                 _logger.warning("Open Lines: polling channel %s failed: %s", channel.id, e.message)
-                channel.last_error = e.message
+                channel._health_failure(e.message, permanent=channel._health_is_account_error(e))
                 continue
             channel._ingest([(connector.dedup_key(p), p) for p in payloads])
-            channel.write({"poll_offset": offset, "last_error": False})
+            channel.write({"poll_offset": offset})
+            channel._health_success()
             self.env["ir.cron"]._commit_progress(len(payloads))

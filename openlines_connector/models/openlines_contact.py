@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..tools import PREFETCH_KEY
+
 
 class OpenlinesContact(models.Model):
     """A client as one channel knows them (a Telegram chat...), tied to a partner."""
@@ -60,16 +62,21 @@ class OpenlinesContact(models.Model):
         A new contact is first matched with a partner the client already is
         (see ``_match_partner``); a partner is created only for a new client.
         """
-        contact = self.search_fetch(
-            [("channel_id", "=", channel.id), ("external_id", "=", event.chat_id)], None, limit=1
-        )
+        hint = self.env.cr.cache.get(PREFETCH_KEY)  # a batch's contacts, see openlines.message
+        key = (channel.id, str(event.chat_id))
+        if hint and key in hint["contacts"]:
+            contact = self.browse(hint["contacts"][key]).with_prefetch(tuple(hint["contacts"].values()))
+        else:
+            contact = self.search_fetch(
+                [("channel_id", "=", channel.id), ("external_id", "=", event.chat_id)], None, limit=1
+            )
         if contact:
             if event.phone and not contact.phone:
                 contact.phone = self._normalize_phone(event.phone) or event.phone
                 contact._complete_partner(event)
             return contact
         partner = self._match_partner(channel, event) or self._create_partner(channel, event)
-        return self.create(
+        contact = self.create(
             {
                 "name": event.name or event.username or event.chat_id,
                 "channel_id": channel.id,
@@ -81,3 +88,6 @@ class OpenlinesContact(models.Model):
                 "partner_id": partner.id,
             }
         )
+        if hint is not None:
+            hint["contacts"][key] = contact.id
+        return contact

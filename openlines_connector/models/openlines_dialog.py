@@ -6,6 +6,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Command
 
+from ..tools import PREFETCH_KEY
+
 DIALOG_STATES = [
     ("queued", "Queued"),
     ("bot", "Chatbot"),
@@ -94,15 +96,23 @@ class OpenlinesDialog(models.Model):
         The open dialog of the contact; else the last one, reopened, when it was
         closed less than ``line.reopen_hours`` ago; else a new dialog.
         """
-        # search_fetch: the dialog's fields come with the search, in one query
-        last = self.search_fetch([("contact_id", "=", contact.id)], None, order="id desc", limit=1)
-        if last.state != "closed" and last:
-            return last
-        line = contact.channel_id.line_id
-        if last and last.date_closed and last.date_closed > fields.Datetime.now() - timedelta(hours=line.reopen_hours):
+        hint = self.env.cr.cache.get(PREFETCH_KEY)  # a batch's last dialogs, see openlines.message
+        if hint and contact.id in hint["dialogs"]:
+            last = self.browse(hint["dialogs"][contact.id]).with_prefetch(tuple(hint["dialogs"].values()))
+        else:
+            # search_fetch: the dialog's fields come with the search, in one query
+            last = self.search_fetch([("contact_id", "=", contact.id)], None, order="id desc", limit=1)
+        reopen_after = fields.Datetime.now() - timedelta(hours=contact.channel_id.line_id.reopen_hours)
+        if last and last.state != "closed":
+            dialog = last
+        elif last and last.date_closed and last.date_closed > reopen_after:
             last._reopen()
-            return last
-        return self._create_for_contact(contact)
+            dialog = last
+        else:
+            dialog = self._create_for_contact(contact)
+        if hint is not None:
+            hint["dialogs"][contact.id] = dialog.id
+        return dialog
 
     @api.model
     def _create_for_contact(self, contact):

@@ -2,11 +2,14 @@ import json
 import logging
 from datetime import timedelta
 
+import psycopg2.errors
+
 from odoo import api, fields, models
 from odoo.fields import Domain
 from odoo.tools import SQL, html2plaintext, plaintext2html
 
 from ..connectors.base import ConnectorError, FileTooLarge, OutboundMessage
+from ..tools import PREFETCH_KEY, wake_cron
 
 _logger = logging.getLogger(__name__)
 
@@ -14,6 +17,8 @@ _logger = logging.getLogger(__name__)
 BATCH = 50
 #: attempts before a message is given up
 MAX_ATTEMPTS = 12
+#: advisory lock key of the inbound queue ("olin")
+INBOUND_LOCK = 0x6F6C696E
 
 
 def _backoff(attempts):
@@ -110,28 +115,91 @@ class OpenlinesMessage(models.Model):
             self.env.ref(cron_xmlid)._trigger(max(rows[0][0], fields.Datetime.now()))
 
     def _run_queue(self, direction, cron_xmlid, handler, commit_each=False):
-        """Drain the queue of ``direction``: claim a batch, handle each row in a savepoint, commit.
+        """Drain the queue of ``direction``: claim a batch, handle it, commit.
 
-        With ``commit_each``, every row is committed as soon as it is handled
-        (outbound: a message the messenger accepted must never be sent again).
+        Outbound (``commit_each``): rows are claimed and committed one at a
+        time; a message the messenger accepted must never be sent again, and a
+        commit releases the locks of a whole batch, which another worker could
+        then claim and send again.
+
+        Inbound: one worker at a time (an advisory lock): a row's chat is known
+        only once parsed, and two workers on one chat would race on its contact
+        and dialog and reorder its messages. A batch is handled in one
+        savepoint, its reads prefetched and its writes flushed together; if a
+        row fails, the batch is rolled back and handled again row by row, each
+        row committed alone, so that the bad row records its error without
+        undoing (or silencing the Discuss notifications of) the others.
         """
         Cron = self.env["ir.cron"]
+        inbound = direction == "in"
         while True:
-            batch = self._claim(direction)
+            if inbound and not self._try_lock_inbound():
+                return  # another worker drains the inbound queue, and schedules the next run
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    batch = self._claim(direction, limit=1 if commit_each else BATCH)
+            except psycopg2.errors.SerializationFailure:
+                break  # another worker has just handled a due row (repeatable read): it drains on
             if not batch:
                 break
-            for row in batch:
-                try:
-                    with self.env.cr.savepoint():
-                        handler(row)
-                except Exception as e:  # noqa: BLE001 - a bad row records its error, never fails the batch
-                    _logger.exception("Open Lines: message %s failed", row.id)
-                    row._retry_later(str(e) or e.__class__.__name__)
-                if commit_each:
-                    Cron._commit_progress(1)
-            if not Cron._commit_progress(0 if commit_each else len(batch)):
+            failed = None
+            if inbound:
+                failed = self._handle_whole_batch(batch, handler)
+                if not failed:
+                    if not Cron._commit_progress(len(batch)):
+                        break
+                    continue
+            for index, row in enumerate(batch):
+                if index:  # inbound after a failure: the last commit released the locks, take them again
+                    if not self._try_lock_inbound():
+                        return
+                    if not row._relock():
+                        continue
+                if failed and row == failed[0]:  # tried once already: no second call to the messenger
+                    row._retry_later(failed[1])
+                else:
+                    try:
+                        with self.env.cr.savepoint():
+                            handler(row)
+                    except Exception as e:  # noqa: BLE001 - a bad row records its error, never fails the batch
+                        _logger.exception("Open Lines: message %s failed", row.id)
+                        row._retry_later(str(e) or e.__class__.__name__)
+                Cron._commit_progress(1)
+            if not Cron._commit_progress(0):
                 break
         self._schedule_next(cron_xmlid, direction)
+
+    def _handle_whole_batch(self, batch, handler):
+        """Handle ``batch`` in one savepoint; on a failure, nothing is written: return (row, error)."""
+        row = None
+        try:
+            with self.env.cr.savepoint():
+                batch._prefetch_inbound()
+                for row in batch:
+                    handler(row)
+        except Exception as e:  # noqa: BLE001 - the batch is redone row by row, the error is recorded
+            _logger.exception("Open Lines: message %s failed; the other messages of its batch are redone", row.id)
+            return row, str(e) or e.__class__.__name__
+        finally:
+            self.env.cr.cache.pop(PREFETCH_KEY, None)
+        return None
+
+    def _relock(self):
+        """Lock this row again after a commit released it; False if another worker holds or handled it."""
+        self.ensure_one()
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT id FROM openlines_message
+                    WHERE id = %s AND state IN ('pending', 'retry') FOR UPDATE SKIP LOCKED""",
+                self.id,
+            )
+        )
+        self.invalidate_recordset()
+        return bool(rows)
+
+    def _try_lock_inbound(self):
+        """Take the inbound queue for this transaction; False when another worker has it."""
+        return self.env.execute_query(SQL("SELECT pg_try_advisory_xact_lock(%s)", INBOUND_LOCK))[0][0]
 
     def _retry_later(self, error, delay=None):
         self.ensure_one()
@@ -180,6 +248,44 @@ class OpenlinesMessage(models.Model):
                 "payload": self.payload if notes else False,
             }
         )
+
+    def _prefetch_inbound(self):
+        """Look up the contacts and last dialogs of a batch's chats at once.
+
+        A few queries for the whole batch instead of a few per row: the result
+        is kept in ``cr.cache[PREFETCH_KEY]``, which ``openlines.contact`` and
+        ``openlines.dialog`` read first and keep up to date when they create
+        or reopen something; rows about chats it does not know search as usual.
+        """
+        chats = {}
+        for row in self:
+            try:
+                events = row.channel_id._get_connector().parse(json.loads(row.payload or "{}"))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # the row itself records why
+            chats.setdefault(row.channel_id.id, set()).update(str(e.chat_id) for e in events if e.chat_id)
+        hint = {"contacts": {}, "dialogs": {}}
+        if chats:
+            contacts = self.env["openlines.contact"].search_fetch(
+                Domain.OR(
+                    Domain("channel_id", "=", channel_id) & Domain("external_id", "in", list(ids))
+                    for channel_id, ids in chats.items()
+                ),
+                None,
+            )
+            hint["contacts"] = {(c.channel_id.id, c.external_id): c.id for c in contacts}
+            if contacts:
+                hint["dialogs"] = dict(
+                    self.env.execute_query(
+                        SQL(
+                            """SELECT DISTINCT ON (contact_id) contact_id, id FROM openlines_dialog
+                                WHERE contact_id IN %s ORDER BY contact_id, id DESC""",
+                            tuple(contacts.ids),
+                        )
+                    )
+                )
+                self.env["openlines.dialog"].browse(hint["dialogs"].values()).fetch()
+        self.env.cr.cache[PREFETCH_KEY] = hint
 
     def _on_ignore(self, connector, event):
         return event.note or self.env._("update of kind %(kind)s ignored", kind=event.kind)
@@ -310,6 +416,7 @@ class OpenlinesMessage(models.Model):
                 record_alias_domain_id=False,
                 record_company_id=dialog.line_id.company_id.id,
                 reply_to=False,
+                email_from=False,
                 email_add_signature=False,
             )
         )
@@ -327,7 +434,7 @@ class OpenlinesMessage(models.Model):
                 "buttons": self.env.context.get("openlines_buttons") or False,
             }
         )
-        self.env.ref("openlines_connector.ir_cron_openlines_send")._trigger()
+        wake_cron(self.env, "openlines_connector.ir_cron_openlines_send")
 
     @api.model
     def _cron_send_outbound(self):
@@ -356,6 +463,7 @@ class OpenlinesMessage(models.Model):
                     "remote_message_id": remote or False,
                 }
             )
+            self._health_on_sent()
 
     def _build_outbound(self):
         """The :class:`OutboundMessage` of this row (a hook: WhatsApp templates extend it)."""
@@ -369,6 +477,7 @@ class OpenlinesMessage(models.Model):
         )
 
     def _on_send_error(self, error):
+        self._health_on_send_error(error)  # channel health (openlines_channel_health.py)
         if error.retry_after is not None and self.attempts + 1 < MAX_ATTEMPTS:
             delay = error.retry_after if error.code == 429 else max(error.retry_after, _backoff(self.attempts + 1))
             self._retry_later(error.message, delay)

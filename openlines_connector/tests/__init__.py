@@ -21,3 +21,4 @@ from . import test_tour
 from . import test_i18n
 from . import test_routing
 from . import test_chatbot  # chatbot on messengers (issue 4)
+from . import test_faults

@@ -58,12 +58,16 @@ class OpenlinesCase(HttpCase):
     def client_writes(self, chat_id, text="Здравствуйте"):
         """Client ``chat_id`` writes ``text`` (webhook + processing); return their dialog."""
         type(self).next_update += 1
-        update = self.fixture("reply", self.next_update)
-        update["message"]["message_id"] = self.next_update
+        self.receive(self.text_update(self.next_update, chat_id, text))
+        return self.dialog_of(str(chat_id))
+
+    def text_update(self, update_id, chat_id=1111111, text="Есть ли доставка?"):
+        """A text message update from client ``chat_id`` (the ``reply`` fixture, ids changed)."""
+        update = self.fixture("reply", update_id)
+        update["message"]["message_id"] = update_id
         update["message"]["chat"]["id"] = update["message"]["from"]["id"] = chat_id
         update["message"]["text"] = text
-        self.receive(update)
-        return self.dialog_of(str(chat_id))
+        return update
 
     def run_cron(self, xmlid):
         self.env.ref(xmlid).method_direct_trigger()

@@ -121,6 +121,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if fake.hang:  # accept, read, never answer: the client times out, nothing is handled
+            time.sleep(fake.hang)
+            return
         params = {k: _decode(v) for k, v in parse_qsl(url.query)}
         params.update(parse_body(self.headers.get("Content-Type"), body))
         status, payload = fake.handle(unquote(url.path), params)
@@ -203,6 +206,7 @@ class FakeTelegram(LoopbackServer):
         self.webhook = {"url": "", "secret_token": None, "allowed_updates": None}
         self.delay = 0  # seconds to sleep before each answer
         self.down = False  # answer every request with HTTP 500
+        self.hang = 0  # seconds to hold each request, then close it unanswered and unhandled
         self._errors = collections.defaultdict(collections.deque)
         self._lock = threading.RLock()
         self._message_ids = itertools.count(1000)

@@ -42,6 +42,10 @@ registry.category("web_tour.tours").add("openlines_discuss_tour", {
             trigger: `.o-mail-Discuss .o-mail-Thread .o-mail-Message:not(:has(.o-mail-Message-pendingProgress)):contains(${ANSWER})`,
         },
         {
+            content: "The answer waits for the sending cron: a clock mark next to it",
+            trigger: `.o-mail-Discuss .o-mail-Message:contains(${ANSWER}) .o-mail-Message-notification[title='Waiting to be sent'] .fa-clock-o`,
+        },
+        {
             content: "The composer is emptied once sent",
             trigger: ".o-mail-Discuss .o-mail-Composer-input:empty",
         },
