@@ -2,6 +2,9 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+#: line settings a running response-time deadline depends on
+KPI_TIMING = {"kpi_first_response_limit", "kpi_next_response_limit", "kpi_working_hours_only", "resource_calendar_id"}
+
 
 class OpenlinesLine(models.Model):
     """Response-time limits of a line, and who is told when they are missed."""
@@ -51,6 +54,39 @@ class OpenlinesLine(models.Model):
         "{waited} how long the client has waited, {limit} the limit that was missed, "
         "{link} a link to the dialog.",
     )
+
+    def write(self, vals):
+        """A change of limits or working hours moves the deadlines of the dialogs waiting for an answer."""
+        if not KPI_TIMING.intersection(vals):
+            return super().write(vals)
+        had_limit = {line.id: (line.kpi_first_response_limit, line.kpi_next_response_limit) for line in self}
+        res = super().write(vals)
+        self._kpi_move_deadlines(had_limit)
+        return res
+
+    def _kpi_move_deadlines(self, had_limit):
+        """Recompute the running deadlines from when each wait began.
+
+        A deadline already missed (alerted, so emptied) stays missed; a wait that
+        had no limit gets one when its line now has a limit for it.
+        """
+        # sudo: openlines.dialog - an administrator's change applies to every dialog of the line
+        waiting = self.env["openlines.dialog"].sudo().search(
+            [("line_id", "in", self.ids), ("kpi_waiting_since", "!=", False), ("state", "!=", "closed")]
+        )
+        deadlines = []
+        for dialog in waiting:
+            first, further = had_limit[dialog.line_id.id]
+            had = further if dialog.kpi_response_count else first
+            if not dialog.kpi_deadline and had:
+                continue  # missed already, under the old limit
+            deadline = dialog._kpi_deadline_from(dialog.kpi_waiting_since)
+            if deadline != dialog.kpi_deadline:
+                dialog.kpi_deadline = deadline
+            if deadline:
+                deadlines.append(deadline)
+        if deadlines:
+            waiting._kpi_wake_cron(min(deadlines))
 
     @api.model
     def _kpi_default_notify_text(self):

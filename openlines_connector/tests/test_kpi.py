@@ -232,6 +232,34 @@ class TestKpi(OpenlinesCase, CronMixinCase):
         self.answer(60, dialog)
         self.assertEqual((dialog.first_response_time, dialog.is_late), (3600.0, False))
 
+    def test_a_new_limit_moves_the_running_deadlines(self):
+        waiting = self.client_says(0)  # due at 10
+        missed = self.client_says(0, chat_id=2222222)
+        self.run_kpi_cron(11)  # both late; their deadlines are gone
+        missed_alerts = len(self.alerts_to(self.head))
+        fresh = self.client_says(12, chat_id=3333333)  # due at 22
+        self.answer(13, waiting)
+        waiting_again = self.client_says(14)  # a further answer is due at 19
+        self.assertEqual(waiting_again, waiting)
+        with self.at(15):
+            self.line.write({"kpi_first_response_limit": 30, "kpi_next_response_limit": 2})
+        self.assertEqual(fresh.kpi_deadline, T0 + timedelta(minutes=42), "from when the client wrote")
+        self.assertEqual(waiting.kpi_deadline, T0 + timedelta(minutes=16))
+        self.assertFalse(missed.kpi_deadline, "a missed limit stays missed: no second alert")
+        self.run_kpi_cron(17)
+        self.assertEqual(len(self.alerts_to(self.head)), missed_alerts + 1, "only the dialog now late")
+        with self.at(18):
+            self.line.write({"kpi_first_response_limit": 0})
+        self.assertFalse(fresh.kpi_deadline, "no limit, no deadline")
+
+    def test_a_line_without_limit_gets_deadlines_when_one_is_set(self):
+        self.line.write({"kpi_first_response_limit": 0})
+        dialog = self.client_says(0)
+        self.assertFalse(dialog.kpi_deadline)
+        with self.at(3):
+            self.line.write({"kpi_first_response_limit": 5})
+        self.assertEqual(dialog.kpi_deadline, T0 + timedelta(minutes=5))
+
     def test_closing_a_waiting_dialog_drops_its_deadline(self):
         dialog = self.client_says(0)
         with self.at(1):
