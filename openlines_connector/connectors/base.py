@@ -209,6 +209,12 @@ class Connector:
     def acknowledge_button(self, event):
         """Tell the messenger a button press was received (optional)."""
 
+    def profile(self, event):
+        """Fill ``event``'s name (and username) from the messenger when its webhook omits them (optional).
+
+        Called once per new client; a failure leaves the event as it is.
+        """
+
     # -- outbound ---------------------------------------------------------
     def send(self, message):
         """Send ``message`` (:class:`OutboundMessage`); return a list of ids."""

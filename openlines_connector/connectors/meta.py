@@ -329,9 +329,24 @@ class MessengerConnector(MetaConnector):
     channel_type = "messenger"
     label = "Facebook Messenger"
 
+    def profile(self, event):
+        """User Profile API: ``GET /<PSID>?fields=first_name,last_name`` (the webhook has the PSID only)."""
+        if event.name or not event.chat_id:
+            return
+        info = self._graph("GET", event.chat_id, params={"fields": "first_name,last_name"})
+        event.name = " ".join(filter(None, [info.get("first_name"), info.get("last_name")])).strip()
+
 
 @register
 class InstagramConnector(MetaConnector):
     channel_type = "instagram"
     label = "Instagram"
     text_limit = 1000
+
+    def profile(self, event):
+        """Instagram user profile: ``GET /<IGSID>?fields=name,username``."""
+        if event.name or not event.chat_id:
+            return
+        info = self._graph("GET", event.chat_id, params={"fields": "name,username"})
+        event.username = event.username or info.get("username") or ""
+        event.name = info.get("name") or event.username

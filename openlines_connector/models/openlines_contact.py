@@ -1,6 +1,11 @@
+import logging
+
 from odoo import api, fields, models
 
+from ..connectors.base import ConnectorError
 from ..tools import PREFETCH_KEY
+
+_logger = logging.getLogger(__name__)
 
 
 class OpenlinesContact(models.Model):
@@ -75,6 +80,7 @@ class OpenlinesContact(models.Model):
                 contact.phone = self._normalize_phone(event.phone) or event.phone
                 contact._complete_partner(event)
             return contact
+        self._fetch_profile(channel, event)
         partner = self._match_partner(channel, event) or self._create_partner(channel, event)
         contact = self.create(
             {
@@ -91,3 +97,13 @@ class OpenlinesContact(models.Model):
         if hint is not None:
             hint["contacts"][key] = contact.id
         return contact
+
+    @api.model
+    def _fetch_profile(self, channel, event):
+        """Ask the messenger for a new client's name when the webhook did not carry it (Messenger, Instagram)."""
+        if event.name:
+            return
+        try:
+            channel._get_connector().profile(event)
+        except ConnectorError as e:
+            _logger.info("Open Lines: no profile for a new client of channel %s: %s", channel.id, e.message)

@@ -151,6 +151,7 @@ class FakeMeta(FakeAPI):
         super().__init__(token)
         self.page_id = page_id
         self.subscribed = None
+        self.profiles = {}  # PSID / IGSID -> the User Profile API's answer
 
     def authorized(self, headers, download):
         return download or super().authorized(headers, download)
@@ -165,6 +166,10 @@ class FakeMeta(FakeAPI):
             return "message_attachments", self._attachments
         if len(parts) == 2 and parts[1] == "subscribed_apps":
             return "subscribed_apps", lambda p, _path: self._subscribe(method, p)
+        if len(parts) == 1 and method == "GET" and parts[0] in self.profiles:
+            return "profile", lambda p, _path: (200, {"id": parts[0], **self.profiles[parts[0]]})
+        if len(parts) == 1 and method == "GET" and parts[0] not in (self.page_id, "me"):
+            return "profile", lambda p, _path: graph_error(100, "(#100) No profile available for this user.")
         if len(parts) == 1 and method == "GET":
             return "page", lambda p, _path: (200, {"id": self.page_id, "name": "Fake Shop Page"})
         return "unknown", None

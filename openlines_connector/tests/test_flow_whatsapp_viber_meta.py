@@ -299,3 +299,25 @@ class TestFlowWhatsAppViberMeta(OpenlinesCase):
         (call,) = self.fb.calls_of("messages")
         self.assertEqual(call["recipient"]["id"], "usr_101")
         self.assertEqual(self.rows_of(self.ch_ig, "out").state, "done")
+
+    def test_messenger_and_instagram_clients_are_named_from_their_profile(self):
+        self.fb.profiles["1436161156394835"] = {"first_name": "Мария", "last_name": "Иванова"}
+        self.fb.profiles["usr_101"] = {"name": "Ana Souza", "username": "ana.souza"}
+        self.deliver(self.ch_fb, load_fixture("messenger", "text"))
+        self.deliver(self.ch_ig, load_fixture("instagram", "text"))
+        messenger = self.dialog_on(self.ch_fb, "1436161156394835").contact_id
+        instagram = self.dialog_on(self.ch_ig, "usr_101").contact_id
+        self.assertEqual((messenger.name, messenger.partner_id.name), ("Мария Иванова", "Мария Иванова"))
+        self.assertEqual((instagram.name, instagram.username), ("Ana Souza", "ana.souza"))
+        self.assertEqual(len(self.fb.calls_of("profile")), 2, "asked once per new client")
+        again = copy.deepcopy(load_fixture("messenger", "text"))
+        again["entry"][0]["messaging"][0]["message"]["mid"] += "-2"
+        self.deliver(self.ch_fb, again)  # a known client: nothing asked
+        self.assertEqual(len(self.client_messages(self.dialog_on(self.ch_fb, "1436161156394835"))), 2)
+        self.assertEqual(len(self.fb.calls_of("profile")), 2)
+
+    def test_a_profile_the_api_refuses_leaves_the_client_named_by_id(self):
+        self.deliver(self.ch_fb, load_fixture("messenger", "text"))
+        contact = self.dialog_on(self.ch_fb, "1436161156394835").contact_id
+        self.assertEqual(contact.name, "1436161156394835")
+        self.assertEqual(self.rows_of(self.ch_fb).state, "done")
