@@ -13,10 +13,9 @@ import collections
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
-from .fake_telegram import LoopbackServer, fixtures_dir, parse_body
+from .fake_telegram import LoopbackHandler, LoopbackServer, fixtures_dir, parse_body
 
 
 def load_json(channel, name):
@@ -29,23 +28,9 @@ def names(channel):
     return sorted(p.stem for p in (fixtures_dir() / channel).glob("*.json"))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "FakeLoopback/1.0"
-
-    def log_message(self, format, *args):  # quiet
-        return
-
-    def do_GET(self):
-        self._serve("GET")
-
-    def do_POST(self):
-        self._serve("POST")
-
-    def _serve(self, method):
+class _Handler(LoopbackHandler):
+    def serve(self, method, url, body):
         fake = self.server.fake
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
             parsed = parse_body(self.headers.get("Content-Type"), body)
@@ -58,19 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = fake.dispatch(method, unquote(url.path), params, self.headers)
         if fake.delay:
             time.sleep(fake.delay)
-        if isinstance(payload, bytes):
-            raw, ctype = payload, "application/octet-stream"
-        elif isinstance(payload, str):
-            raw, ctype = payload.encode(), "text/plain; charset=utf-8"
-        else:
-            raw, ctype = json.dumps(payload, ensure_ascii=False).encode(), "application/json"
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(raw)))
-        for key, value in fake.extra_headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(raw)
+        self.reply(status, payload, fake.extra_headers)
 
 
 class FakeServer(LoopbackServer):

@@ -21,10 +21,9 @@ import collections
 import itertools
 import json
 import threading
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
-from .fake_telegram import LoopbackServer, Upload, fixtures_dir, parse_body
+from .fake_telegram import LoopbackHandler, LoopbackServer, Upload, fixtures_dir, parse_body
 
 __all__ = ["FakeAPI", "FakeMeta", "Upload", "graph_error", "load_fixture"]
 
@@ -49,36 +48,11 @@ def graph_error(code, message, status=400, subcode=None, details=None):
     return status, {"error": error}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "FakeAPI/1.0"
-
-    def log_message(self, format, *args):  # quiet
-        return
-
-    def do_GET(self):
-        self._serve("GET")
-
-    def do_POST(self):
-        self._serve("POST")
-
-    def do_DELETE(self):
-        self._serve("DELETE")
-
-    def _serve(self, method):
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+class _Handler(LoopbackHandler):
+    def serve(self, method, url, body):
         params = dict(parse_qsl(url.query))
         params.update(parse_body(self.headers.get("Content-Type"), body))
-        status, payload = self.server.fake.handle(method, unquote(url.path), params, self.headers)
-        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header(
-            "Content-Type", "application/octet-stream" if isinstance(payload, bytes) else "application/json"
-        )
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        self.reply(*self.server.fake.handle(method, unquote(url.path), params, self.headers))
 
 
 class FakeAPI(LoopbackServer):

@@ -104,23 +104,52 @@ def parse_body(content_type, body):
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "FakeTelegram/1.0"
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """The request handler of every fake API: quiet, GET/POST/DELETE to ``serve(method, url, body)``."""
+
+    server_version = "FakeLoopback/1.0"
 
     def log_message(self, format, *args):  # quiet
         return
 
     def do_GET(self):
-        self._serve()
+        self._read_and_serve("GET")
 
     def do_POST(self):
-        self._serve()
+        self._read_and_serve("POST")
 
-    def _serve(self):
-        fake = self.server.fake
-        url = urlsplit(self.path)
+    def do_DELETE(self):
+        self._read_and_serve("DELETE")
+
+    def _read_and_serve(self, method):
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        self.serve(method, urlsplit(self.path), self.rfile.read(length) if length else b"")
+
+    def serve(self, method, url, body):
+        raise NotImplementedError
+
+    def reply(self, status, payload, headers=None):
+        """Answer ``payload``: bytes as they are, a str as plain text, anything else as JSON."""
+        if isinstance(payload, bytes):
+            raw, ctype = payload, "application/octet-stream"
+        elif isinstance(payload, str):
+            raw, ctype = payload.encode(), "text/plain; charset=utf-8"
+        else:
+            raw, ctype = json.dumps(payload, ensure_ascii=False).encode(), "application/json"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(raw)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+class _Handler(LoopbackHandler):
+    server_version = "FakeTelegram/1.0"
+
+    def serve(self, method, url, body):
+        fake = self.server.fake
         if fake.hang:  # accept, read, never answer: the client times out, nothing is handled
             time.sleep(fake.hang)
             return
@@ -129,17 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = fake.handle(unquote(url.path), params)
         if fake.delay:
             time.sleep(fake.delay)
-        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        ctype = (
-            "application/octet-stream"
-            if isinstance(payload, bytes)
-            else "application/json"
-        )
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        self.reply(status, payload)
 
 
 def _error(status, description, parameters=None):
