@@ -22,10 +22,9 @@ wrong header), 0 otherwise.
 """
 
 import argparse
+import importlib.util
 import json
-import re
 import sys
-from collections import Counter
 from pathlib import Path
 
 import polib
@@ -36,27 +35,16 @@ PLURAL_FORMS = {
     "ru": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
 }
 
-# printf-style python placeholders: %s, %d, %(name)s, %%, ...
-PY_PLACEHOLDER = re.compile(
-    r"%(?:\((?P<name>\w+)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?P<conv>[diouxXeEfFgGcrsa%])"
-)
-# str.format fields, e.g. the {client} / {waited} of user-editable alert texts
-BRACE_FIELD = re.compile(r"(?<!\{)\{(\w*)(?:[!:][^{}]*)?\}(?!\})")
-# opening / closing markup tags (model_terms of views and html fields)
-TAG = re.compile(r"</?([A-Za-z][\w:-]*)")
-# mentions that must survive translation verbatim, e.g. @BotFather
-MENTION = re.compile(r"(?<![\w.])@\w+")
+
+def _load_po_rules():
+    """The addon's ``tests/po_rules.py`` (plain Python), loaded by its path: the i18n test applies the same rules."""
+    spec = importlib.util.spec_from_file_location("openlines_po_rules", ADDON / "tests" / "po_rules.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def placeholders(text):
-    """Return (named placeholders as a Counter, positional ones as an ordered list)."""
-    named, positional = Counter(), []
-    for match in PY_PLACEHOLDER.finditer(text):
-        if match["name"]:
-            named[match.group(0)] += 1
-        else:
-            positional.append(match.group(0))
-    return named, positional
+po_rules = _load_po_rules()
 
 
 def entry_problems(entry):
@@ -69,17 +57,7 @@ def entry_problems(entry):
     if not entry.msgstr.strip():
         problems.append("empty msgstr")
         return problems
-    if placeholders(entry.msgid) != placeholders(entry.msgstr):
-        problems.append(f"placeholders differ: {placeholders(entry.msgid)} vs {placeholders(entry.msgstr)}")
-    if Counter(BRACE_FIELD.findall(entry.msgid)) != Counter(BRACE_FIELD.findall(entry.msgstr)):
-        problems.append(
-            f"{{fields}} differ: {sorted(BRACE_FIELD.findall(entry.msgid))} vs "
-            f"{sorted(BRACE_FIELD.findall(entry.msgstr))}"
-        )
-    if Counter(TAG.findall(entry.msgid)) != Counter(TAG.findall(entry.msgstr)):
-        problems.append("markup tags differ")
-    if Counter(MENTION.findall(entry.msgid)) != Counter(MENTION.findall(entry.msgstr)):
-        problems.append("@mentions differ")
+    problems += po_rules.kept_problems(entry.msgid, entry.msgstr)
     return problems
 
 

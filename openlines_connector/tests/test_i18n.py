@@ -16,9 +16,8 @@ To fix a failure after adding strings::
     # translate the listed msgids in i18n/ru.po, then: python3 scripts/i18n_check.py
 """
 
-import re
 import unittest
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 # polib is what odoo.tools.translate parses PO files with: no extra dependency.
@@ -26,6 +25,8 @@ import polib
 
 from odoo.tests import TransactionCase, tagged
 from odoo.tools.translate import PoFileReader, TranslationModuleReader
+
+from .po_rules import kept_problems, placeholders
 
 MODULE = "openlines_connector"
 I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
@@ -35,34 +36,15 @@ PO_PATH = I18N_DIR / "ru.po"
 RU_PLURAL_FORMS = (
     "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);"
 )
-# printf-style placeholders used by odoo's _() / env._(): %s, %d, %(name)s, %%
-PY_PLACEHOLDER = re.compile(
-    r"%(?:\((?P<name>\w+)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?P<conv>[diouxXeEfFgGcrsa%])"
-)
-# str.format fields, e.g. the {client} / {waited} of user-editable alert texts
-BRACE_FIELD = re.compile(r"(?<!\{)\{(\w*)(?:[!:][^{}]*)?\}(?!\})")
-TAG = re.compile(r"</?([A-Za-z][\w:-]*)")
-MENTION = re.compile(r"(?<![\w.])@\w+")
-
 HOW_TO_FIX = (
     f"\nRe-export and translate: `python3 -m odoo i18n export -c CONFIG -d DB {MODULE} -l pot`, "
     "then `python3 scripts/i18n_check.py --sync` and fill the empty msgstr in i18n/ru.po."
 )
 
 
-def _placeholders(text):
-    named, positional = Counter(), []
-    for match in PY_PLACEHOLDER.finditer(text):
-        if match["name"]:
-            named[match.group(0)] += 1
-        else:
-            positional.append(match.group(0))
-    return named, positional
-
-
 def _format_with_dummies(text):
     """``text % args`` with made-up arguments, as ``_()`` would format it."""
-    named, positional = _placeholders(text)
+    named, positional = placeholders(text)
     # 1 suits every conversion (%s, %d, %02d, %.1f, ...)
     if named:
         return text % defaultdict(lambda: 1)
@@ -125,20 +107,7 @@ class TestI18nCatalogue(unittest.TestCase):
         for msgid, entry in self.translations.items():
             if not entry.msgstr:
                 continue
-            if _placeholders(msgid) != _placeholders(entry.msgstr):
-                wrong.append(
-                    f"{msgid!r} -> {entry.msgstr!r}: placeholders {_placeholders(msgid)} vs "
-                    f"{_placeholders(entry.msgstr)}"
-                )
-            elif Counter(BRACE_FIELD.findall(msgid)) != Counter(BRACE_FIELD.findall(entry.msgstr)):
-                wrong.append(
-                    f"{msgid!r} -> {entry.msgstr!r}: {{fields}} {sorted(BRACE_FIELD.findall(msgid))} vs "
-                    f"{sorted(BRACE_FIELD.findall(entry.msgstr))}"
-                )
-            elif Counter(TAG.findall(msgid)) != Counter(TAG.findall(entry.msgstr)):
-                wrong.append(f"{msgid!r} -> {entry.msgstr!r}: markup tags differ")
-            elif Counter(MENTION.findall(msgid)) != Counter(MENTION.findall(entry.msgstr)):
-                wrong.append(f"{msgid!r} -> {entry.msgstr!r}: @mentions differ")
+            wrong += [f"{msgid!r} -> {entry.msgstr!r}: {issue}" for issue in kept_problems(msgid, entry.msgstr)]
         self.assertFalse(wrong, "translations that do not keep the source's placeholders:\n" + "\n".join(wrong))
 
     def test_python_strings_format(self):
