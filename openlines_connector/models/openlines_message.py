@@ -284,7 +284,14 @@ class OpenlinesMessage(models.Model):
                         )
                     )
                 )
-                self.env["openlines.dialog"].browse(hint["dialogs"].values()).fetch()
+                dialogs = self.env["openlines.dialog"].browse(hint["dialogs"].values())
+                # what posting in their Discuss sessions reads of each: the livechat member histories
+                # and the client's partner and users (the author's name in the Discuss message)
+                sessions = dialogs.discuss_channel_id
+                sessions.livechat_channel_member_history_ids.fetch()
+                sessions.channel_member_ids.fetch()
+                sessions.mapped("rating_count")
+                dialogs.partner_id.user_ids.fetch(["partner_id", "active"])
         self.env.cr.cache[PREFETCH_KEY] = hint
 
     def _on_ignore(self, connector, event):
