@@ -20,9 +20,13 @@ class OpenlinesContact(models.Model):
     channel_type = fields.Selection(related="channel_id.channel_type", store=True, string="Messenger")
     line_id = fields.Many2one(related="channel_id.line_id", store=True, string="Open Line", index=True)
     external_id = fields.Char("Chat ID", required=True, help="The messenger's id of the private chat with this client.")
-    external_user_id = fields.Char("User ID", help="The messenger's id of the client's account.")
+    external_user_id = fields.Char(
+        "User ID",
+        index="btree_not_null",  # the same person on another channel of the same messenger
+        help="The messenger's id of the client's account.",
+    )
     username = fields.Char(help="The client's public username in the messenger, if any.")
-    phone = fields.Char()
+    phone = fields.Char(index="btree_not_null")  # the same person on another channel, by phone
     lang = fields.Char("Language", help="Language code the messenger reports for the client.")
     partner_id = fields.Many2one("res.partner", string="Partner", required=True, ondelete="restrict", index=True)
     is_blocked = fields.Boolean(
