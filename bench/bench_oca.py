@@ -115,21 +115,7 @@ class OcaBench(bw.Bench):
         odoo.tools.config.parse_config(self.odoo_args(), setup_logging=False)  # adds the OCA addons path
         self.created_db = not self.postgres("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
         print(f"Installing {MODULE} in {db}...", flush=True)
-        with open(self.logdir / "install.log", "w") as log:
-            subprocess.run(
-                self.odoo_cmd(
-                    "-u" if not self.created_db else "-i",
-                    MODULE,
-                    "--without-demo=True",
-                    "--stop-after-init",
-                    "--max-cron-threads",
-                    "0",
-                ),
-                check=True,
-                stdout=log,
-                stderr=log,
-                env=self.subprocess_env(),
-            )
+        self.install_module(MODULE, update=not self.created_db)
         self.registry = odoo.orm.registry.Registry(db)
         self.autovacuum = self.ours.autovacuum
         self.version = self.sql("SELECT latest_version FROM ir_module_module WHERE name = %s", (MODULE,))[0][0]

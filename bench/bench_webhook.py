@@ -114,19 +114,13 @@ class Bench:
         finally:
             conn.close()
 
-    def prepare_db(self):
-        db = self.args.db
-        odoo.tools.config.parse_config(self.odoo_args(), setup_logging=False)
-        self.created_db = not self.postgres("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
-        installed = not self.created_db and self.postgres(
-            "SELECT 1 FROM ir_module_module WHERE name = 'openlines_connector' AND state = 'installed'", db=db
-        )
-        print(f"{'Updating' if installed else 'Installing'} openlines_connector in {db}...", flush=True)
-        with open(self.logdir / "install.log", "w") as log:  # a reused database is updated to the current code
+    def install_module(self, module, update):
+        """Install (or update) ``module`` in the bench database with Odoo's command line, logged to install.log."""
+        with open(self.logdir / "install.log", "w") as log:
             subprocess.run(
                 self.odoo_cmd(
-                    "-u" if installed else "-i",
-                    "openlines_connector",
+                    "-u" if update else "-i",
+                    module,
                     "--without-demo=True",
                     "--stop-after-init",
                     "--max-cron-threads",
@@ -137,6 +131,16 @@ class Bench:
                 stderr=log,
                 env=self.subprocess_env(),
             )
+
+    def prepare_db(self):
+        db = self.args.db
+        odoo.tools.config.parse_config(self.odoo_args(), setup_logging=False)
+        self.created_db = not self.postgres("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
+        installed = not self.created_db and self.postgres(
+            "SELECT 1 FROM ir_module_module WHERE name = 'openlines_connector' AND state = 'installed'", db=db
+        )
+        print(f"{'Updating' if installed else 'Installing'} openlines_connector in {db}...", flush=True)
+        self.install_module("openlines_connector", update=installed)  # a reused database is updated to the code
         odoo.http.root.initialize()
         self.registry = odoo.orm.registry.Registry(db)
         self.autovacuum = self.postgres("SHOW autovacuum")[0][0]
