@@ -225,11 +225,14 @@ class OpenlinesMessage(models.Model):
         """Turn one stored request into contacts, dialogs and Discuss messages."""
         self.ensure_one()
         connector = self.channel_id._get_connector()
-        try:
-            events = connector.parse(json.loads(self.payload or "{}"))
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            self.write({"state": "failed", "last_error": f"Unreadable payload: {e}"})
-            return
+        hint = self.env.cr.cache.get(PREFETCH_KEY)
+        events = hint and hint["events"].pop(self.id, None)  # parsed already by the batch's prefetch
+        if events is None:
+            try:
+                events = connector.parse(json.loads(self.payload or "{}"))
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                self.write({"state": "failed", "last_error": f"Unreadable payload: {e}"})
+                return
         notes = []
         for event in events:
             note = getattr(self, f"_on_{event.kind}", self.__class__._on_ignore)(connector, event)
@@ -256,15 +259,16 @@ class OpenlinesMessage(models.Model):
         is kept in ``cr.cache[PREFETCH_KEY]``, which ``openlines.contact`` and
         ``openlines.dialog`` read first and keep up to date when they create
         or reopen something; rows about chats it does not know search as usual.
+        The parsed events are kept there too: each row takes its own.
         """
-        chats = {}
+        chats, parsed = {}, {}
         for row in self:
             try:
-                events = row.channel_id._get_connector().parse(json.loads(row.payload or "{}"))
+                parsed[row.id] = events = row.channel_id._get_connector().parse(json.loads(row.payload or "{}"))
             except (ValueError, KeyError, TypeError, AttributeError):
-                continue  # the row itself records why
+                continue  # the row parses again, and records why
             chats.setdefault(row.channel_id.id, set()).update(str(e.chat_id) for e in events if e.chat_id)
-        hint = {"contacts": {}, "dialogs": {}}
+        hint = {"contacts": {}, "dialogs": {}, "events": parsed}
         if chats:
             contacts = self.env["openlines.contact"].search_fetch(
                 Domain.OR(
