@@ -7,7 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..connectors.base import REGISTRY, ConnectorError, get_connector
-from ..tools import notify_after_commit, trigger_sql
+from ..tools import notify_after_commit, trigger_sql, wake_cron
 
 _logger = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ class OpenlinesChannel(models.Model):
                 ok, result = channel._call("set_webhook", sudo_channel.webhook_url, sudo_channel.webhook_secret)
             else:
                 ok, result = channel._call("delete_webhook")
-                self.env.ref("openlines_connector.ir_cron_openlines_poll")._trigger()
+                wake_cron(self.env, "openlines_connector.ir_cron_openlines_poll")
             if not ok:
                 return channel._notify_failure(result)
             channel.write({"state": "connected", "last_error": False})

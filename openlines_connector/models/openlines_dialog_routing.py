@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
+from ..tools import wake_cron
 from .openlines_line import OPEN_STATES
 
 CRON = "openlines_connector.ir_cron_openlines_route"
@@ -152,7 +153,7 @@ class OpenlinesDialog(models.Model):
             # sudo: discuss.channel - the transcript of the client's own conversation goes to them
             dialog.discuss_channel_id.sudo().with_context(lang=lang)._email_livechat_transcript(dialog.partner_id.email)
         self.filtered("assign_deadline").write({"assign_deadline": False})
-        self.env.ref(CRON)._trigger()  # an operator may have freed up
+        wake_cron(self.env, CRON)  # an operator may have freed up
         return res
 
     def unlink(self):
@@ -179,7 +180,7 @@ class OpenlinesDialog(models.Model):
             # sudo: discuss.channel - the session moves with its dialog to the other line
             self.discuss_channel_id.sudo().livechat_channel_id = line.livechat_channel_id
             self.write({"line_id": line.id, "operator_id": False, "state": "queued", "assign_deadline": False})
-            self.env.ref(CRON)._trigger()
+            wake_cron(self.env, CRON)
         if user:
             self._leave_operator()
             self.action_take_as(user)

@@ -502,6 +502,6 @@ class OpenlinesMessage(models.Model):
         self.filtered(lambda m: m.state in ("failed", "retry")).write(
             {"state": "pending", "next_attempt_dt": fields.Datetime.now(), "attempts": 0}
         )
-        self.env.ref("openlines_connector.ir_cron_openlines_process")._trigger()
-        self.env.ref("openlines_connector.ir_cron_openlines_send")._trigger()
+        wake_cron(self.env, "openlines_connector.ir_cron_openlines_process")
+        wake_cron(self.env, "openlines_connector.ir_cron_openlines_send")
         return True

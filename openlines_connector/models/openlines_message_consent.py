@@ -3,6 +3,7 @@ import logging
 from odoo import fields, models
 
 from ..connectors.base import ConnectorError, OutboundMessage
+from ..tools import wake_cron
 
 _logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class OpenlinesMessage(models.Model):
         held.write({"state": "pending", "next_attempt_dt": fields.Datetime.now()})
         self.write({"state": "done", "external_chat_id": event.chat_id})
         if held:
-            self.env.ref("openlines_connector.ir_cron_openlines_process")._trigger()
+            wake_cron(self.env, "openlines_connector.ir_cron_openlines_process")
 
     def _consent_send(self, connector, event, text, buttons=()):
         """Send a consent text straight away: there is no dialog (nor Discuss session) yet."""

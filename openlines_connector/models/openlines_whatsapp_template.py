@@ -10,6 +10,8 @@ the WhatsApp connector sends it as ``type: "template"``.
 from odoo import fields, models
 from odoo.exceptions import UserError
 
+from ..tools import wake_cron
+
 
 class OpenlinesMessage(models.Model):
     _inherit = "openlines.message"
@@ -97,5 +99,5 @@ class OpenlinesWhatsappTemplateSend(models.TransientModel):
                 "template": payload,
             }
         )
-        self.env.ref("openlines_connector.ir_cron_openlines_send")._trigger()
+        wake_cron(self.env, "openlines_connector.ir_cron_openlines_send")
         return {"type": "ir.actions.act_window_close"}
