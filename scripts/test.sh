@@ -7,7 +7,6 @@
 # Environment for the tests in tests/ (which start their own Odoo server):
 #   OPENLINES_E2E_DB     a database with the addon installed, for them alone
 #   OPENLINES_ODOO_CONF  the Odoo config file (.odoo-test.cfg)
-#   OPENLINES_FIXTURES   <repo>/../shared/fixtures, when that exists
 # PYTEST_ARGS is appended to pytest's command line (e.g. PYTEST_ARGS='-k telegram').
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -90,10 +89,6 @@ fi
 
 export OPENLINES_E2E_DB="$E2E_DB"
 export OPENLINES_ODOO_CONF="$TEST_CONF"
-if [ -d "$REPO_ROOT/../shared/fixtures" ]; then
-    OPENLINES_FIXTURES="$(cd "$REPO_ROOT/../shared/fixtures" && pwd)"
-    export OPENLINES_FIXTURES
-fi
 
 # --- pytest ---------------------------------------------------------------------
 paths=()

@@ -21,7 +21,6 @@ import email.parser
 import email.policy
 import itertools
 import json
-import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,11 +31,8 @@ BOT_ID_DEFAULT = 123456
 
 
 def fixtures_dir():
-    """The shared fixtures directory (``$OPENLINES_FIXTURES`` overrides)."""
-    env = os.environ.get("OPENLINES_FIXTURES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+    """The payload samples kept beside the tests (``fixtures/<messenger>/``, sources in SOURCES.md)."""
+    return Path(__file__).resolve().parent / "fixtures"
 
 
 def fixture_names():

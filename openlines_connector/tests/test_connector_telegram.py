@@ -77,7 +77,7 @@ class FieldsCase(unittest.TestCase):
 
 class TestTelegramParse(FieldsCase):
     def test_every_fixture_has_an_expectation(self):
-        self.assertTrue(fixture_names(), "no fixture found (set OPENLINES_FIXTURES)")
+        self.assertTrue(fixture_names(), "no fixture found in tests/fixtures/telegram")
         self.assertEqual(set(fixture_names()), set(EXPECTED_KINDS))
 
     def test_every_fixture_parses_to_its_kind(self):
