@@ -6,7 +6,7 @@ Open Lines for Odoo: every message a client writes to the company in a messenger
 or in the site's live-chat widget lands in one queue, is routed to an operator
 who answers from Discuss, and is tied to the client's partner in CRM.
 """,
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Website/Live Chat",
     "author": "openlines_connector contributors",
     "website": "https://github.com/openlines/openlines_connector",
