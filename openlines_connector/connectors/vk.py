@@ -27,6 +27,7 @@ from vk_api.exceptions import ApiError, ApiHttpError, VkApiError
 from vk_api.keyboard import VkKeyboard
 
 from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
+from .redact import scrub
 from .telegram import split_text
 
 _logger = logging.getLogger(__name__)
@@ -36,12 +37,27 @@ LIBRARY_METHOD_URL = "https://api.vk.ru/method/"
 CHAT_PEER_MIN = 2_000_000_000  # peer ids of conversations (group chats)
 TEXT_LIMIT = 4096
 MAX_DOWNLOAD = 200 * 1024 * 1024  # VK documents may be up to 200 MB
-CALLBACK_TITLE = "Odoo Open Lines"
+#: groups.addCallbackServer takes a title of at most 14 characters (vk-api-schema groups/methods.json)
+CALLBACK_TITLE = "Odoo OpenLines"
+SECRET_KEY_MAX = 50  # groups.addCallbackServer secret_key maxLength (same schema)
+WEBHOOK_PATH = "/openlines/webhook/"
+#: inline keyboards: at most 6 rows of at most 5 buttons (vk_api.keyboard MAX_INLINE_LINES, MAX_BUTTONS_ON_LINE)
+#: and 10 buttons in all (dev.vk.com, bots keyboard); labels of 40 characters, payloads of 255
+KEYBOARD_ROWS, KEYBOARD_ROW_BUTTONS, KEYBOARD_BUTTONS = 6, 5, 10
+LABEL_MAX, PAYLOAD_MAX = 40, 255
 EVENTS = ("message_new", "message_reply", "message_edit", "message_event", "message_allow", "message_deny")
 #: error code -> seconds to wait (6 too many requests/s, 9 flood control, 10 internal error, 1 unknown)
 RETRY_CODES = {6: 2, 9: 60, 10: 30, 1: 30}
 #: the client does not accept messages from the community: give up and mark the contact
-BLOCKED_CODES = {7, 901, 902}
+#: (900 the client is on the community's blacklist, 901 no permission to write, 902 privacy settings)
+BLOCKED_CODES = {900, 901, 902}
+#: error code -> what the administrator must do (permanent; not the client's doing)
+ADMIN_CODES = {
+    5: "the community token is invalid or revoked: enter a new one",
+    7: "the token lacks a permission (messages, manage): create a token with those rights",
+    15: "access denied: check the community token's rights",
+    912: "bot features are off: switch on 'Bot abilities' in the community's message settings",
+}
 RETRY_SECONDS = 30
 CHATS_NOTE = "conversations (group chats) are not served"
 
@@ -191,6 +207,11 @@ def _button_event(obj):
     if peer_id >= CHAT_PEER_MIN or peer_id <= 0:
         return InboundEvent("ignore", note=CHATS_NOTE, **person)
     payload = obj.get("payload")
+    if isinstance(payload, str) and payload.lstrip().startswith("{"):  # some clients send the payload as JSON text
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            pass
     if isinstance(payload, dict):
         values = list(payload.values())
         data = payload.get("cmd", values[0] if len(values) == 1 else None)
@@ -222,14 +243,23 @@ def _parse_one(kind, obj):
 
 
 def _keyboard(buttons):
-    if not buttons:
+    """An inline keyboard within VK's limits, or ``None`` when the buttons do not fit (sent as text then)."""
+    if not buttons or len(buttons) > KEYBOARD_BUTTONS:
         return None
+    if any(len(json.dumps({"cmd": str(data)}, ensure_ascii=False)) > PAYLOAD_MAX for _label, data in buttons):
+        return None
+    per_row = 1 if len(buttons) <= KEYBOARD_ROWS else 2
     keyboard = VkKeyboard(inline=True)
     for i, (label, data) in enumerate(buttons):
-        if i:
+        if i and not i % per_row:
             keyboard.add_line()
-        keyboard.add_callback_button(str(label)[:40], payload={"cmd": str(data)})
+        keyboard.add_callback_button(str(label)[:LABEL_MAX], payload={"cmd": str(data)})
     return keyboard.get_keyboard()
+
+
+def _buttons_as_text(text, buttons):
+    """Choices that do not fit in a keyboard are offered as lines of text."""
+    return "\n".join([text or "", *(f"• {label}" for label, _data in buttons)]).strip()
 
 
 @register
@@ -271,13 +301,17 @@ class VkConnector(Connector):
             retry = RETRY_SECONDS if status >= 500 or status == 429 else None
             raise ConnectorError(f"VK {method}: HTTP {status}", retry_after=retry, code=status) from None
         except (requests.RequestException, ValueError) as exc:
-            raise ConnectorError(f"VK unreachable ({method}): {exc}", retry_after=RETRY_SECONDS) from None
+            text = scrub(exc, self.token, self.secret)
+            raise ConnectorError(f"VK unreachable ({method}): {text}", retry_after=RETRY_SECONDS) from None
         except VkApiError as exc:
-            raise ConnectorError(f"VK {method}: {exc}", retry_after=RETRY_SECONDS) from None
+            text = scrub(exc, self.token, self.secret)
+            raise ConnectorError(f"VK {method}: {text}", retry_after=RETRY_SECONDS) from None
 
     def _api_error(self, method, exc):
-        code, text = exc.code, exc.error.get("error_msg") or ""
+        code, text = exc.code, scrub(exc.error.get("error_msg") or "", self.token, self.secret)
         message = f"VK error {code} in {method}: {text}"
+        if code in ADMIN_CODES:
+            message = f"{message} ({ADMIN_CODES[code]})"
         if code in RETRY_CODES:
             return ConnectorError(message, retry_after=RETRY_CODES[code], code=code)
         return ConnectorError(message, code=code, blocked=code in BLOCKED_CODES)
@@ -291,17 +325,17 @@ class VkConnector(Connector):
     def verify(self, headers, body, query):
         try:
             payload = json.loads(body)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # RecursionError: absurdly nested JSON
             return False
         if not isinstance(payload, dict):
             return False
         if self.group_id and _sid(payload.get("group_id")) != self.group_id:
             return False
         secret = payload.get("secret")
-        if secret is None and payload.get("type") == "confirmation":
-            # the confirmation string is no credential; VK may ask before a secret is set
-            return bool(self.group_id)
-        if not self.secret or not isinstance(secret, str):
+        if not self.secret:
+            # no secret set yet: only the confirmation request (whose answer is no credential) is accepted
+            return payload.get("type") == "confirmation" and secret is None and bool(self.group_id)
+        if not isinstance(secret, str):  # once a secret is set, VK sends it with every request, confirmation too
             return False
         return hmac.compare_digest(secret.encode(), self.secret.encode())
 
@@ -376,7 +410,11 @@ class VkConnector(Connector):
 
     def send(self, message):
         peer_id = _int(message.chat_id)
-        chunks = split_text(message.text or "", TEXT_LIMIT)
+        keyboard = _keyboard(message.buttons)
+        text = message.text or ""
+        if message.buttons and keyboard is None:
+            text = _buttons_as_text(text, message.buttons)
+        chunks = split_text(text, TEXT_LIMIT)
         sent = []
         try:
             attachments = ",".join(self._upload(peer_id, f) for f in message.files)
@@ -390,7 +428,7 @@ class VkConnector(Connector):
                     message=chunk or None,
                     random_id=random_id(message.ref, i),
                     attachment=(attachments or None) if last else None,
-                    keyboard=_keyboard(message.buttons) if last else None,
+                    keyboard=keyboard if last else None,
                 )
                 sent.append(f"{peer_id}:{result}")
         except ConnectorError as exc:
@@ -400,11 +438,14 @@ class VkConnector(Connector):
 
     # -- account ------------------------------------------------------------------------
     def _our_servers(self):
+        """Our Callback API servers: by title, or by an address of this addon's webhook route."""
         servers = self.call("groups.getCallbackServers", group_id=self._group_id()).get("items") or []
-        return [s for s in servers if s.get("title") == CALLBACK_TITLE]
+        return [s for s in servers if s.get("title") == CALLBACK_TITLE or WEBHOOK_PATH in (s.get("url") or "")]
 
     def set_webhook(self, url, secret):
         group_id = self._group_id()
+        if len(secret or "") > SECRET_KEY_MAX:
+            raise ConnectorError(f"VK accepts a secret key of at most {SECRET_KEY_MAX} characters")
         servers = self._our_servers()
         values = {"group_id": group_id, "url": url, "title": CALLBACK_TITLE, "secret_key": secret}
         if servers:

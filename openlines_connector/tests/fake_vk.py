@@ -13,12 +13,86 @@ message id and delivers nothing new (``sent`` lists what was delivered)::
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 
 from .fake_loopback import FakeServer, load_json, names
-from .fake_telegram import Upload
+from .fake_telegram import Upload, fixtures_dir
 
 API_VERSION = "5.199"
+#: keyboard limits, not in the schema: vk_api.keyboard (MAX_INLINE_LINES 6, MAX_BUTTONS_ON_LINE 5) and
+#: dev.vk.com/ru/api/bots/development/keyboard (10 buttons in an inline keyboard, label 40, payload 255)
+INLINE_ROWS, ROW_BUTTONS, INLINE_BUTTONS, LABEL_MAX, PAYLOAD_MAX = 6, 5, 10, 40, 255
+
+
+@functools.cache
+def schema():
+    """The excerpt of VKCOM/vk-api-schema kept in ``fixtures/vk/schema`` (methods, parameters, errors)."""
+    path = fixtures_dir() / "vk" / "schema" / "vk_api_schema_excerpt.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _invalid(value, spec):
+    """Why ``value`` (a form string) breaks the schema's ``spec`` of a parameter, or ``""``."""
+    kind, text = spec.get("type"), str(value)
+    if kind == "integer":
+        try:
+            number = int(text)
+        except ValueError:
+            return "not an integer"
+        if "minimum" in spec and number < spec["minimum"]:
+            return f"under {spec['minimum']}"
+        if "maximum" in spec and number > spec["maximum"]:
+            return f"over {spec['maximum']}"
+    elif kind == "boolean" and text not in ("0", "1", "true", "false"):
+        return "not a boolean"
+    elif kind == "string":
+        if "maxLength" in spec and len(text) > spec["maxLength"]:
+            return f"longer than {spec['maxLength']} characters"
+        if "enum" in spec and text not in spec["enum"]:
+            return f"not one of {spec['enum']}"
+    return ""
+
+
+def check_params(method, params):
+    """VK's answer to parameters the schema refuses: error 100 (``api_error_param``), or ``None``."""
+    spec = schema()["methods"].get(method)
+    if spec is None:
+        return None
+    for param in spec["parameters"]:
+        value = params.get(param["name"])
+        if value is None or value == "":
+            if param.get("required"):
+                return 100, f"One of the parameters specified was missing or invalid: {param['name']} is undefined"
+            continue
+        why = _invalid(value, param)
+        if why:
+            return 100, f"One of the parameters specified was missing or invalid: {param['name']} {why}"
+    return None
+
+
+def check_keyboard(raw):
+    """Error 911 (``Keyboard format is invalid``) for a keyboard VK refuses, or ``None``."""
+    try:
+        keyboard = json.loads(raw) if isinstance(raw, str) else raw
+        rows = keyboard["buttons"]
+        buttons = [button for row in rows for button in row]
+    except (ValueError, KeyError, TypeError):
+        return "not a keyboard object"
+    if keyboard.get("inline") and (len(rows) > INLINE_ROWS or len(buttons) > INLINE_BUTTONS):
+        return f"inline keyboards have at most {INLINE_ROWS} rows and {INLINE_BUTTONS} buttons"
+    if any(len(row) > ROW_BUTTONS for row in rows):
+        return f"at most {ROW_BUTTONS} buttons in a row"
+    for button in buttons:
+        action = button.get("action") or {}
+        if action.get("type") not in ("text", "callback", "open_link", "location", "vkpay", "open_app"):
+            return f"unknown action type {action.get('type')!r}"
+        if len(action.get("label") or "") > LABEL_MAX or not action.get("label"):
+            return f"a label is empty or longer than {LABEL_MAX}"
+        if len(action.get("payload") or "") > PAYLOAD_MAX:
+            return f"a payload is longer than {PAYLOAD_MAX}"
+    return None
 
 
 def fixture_names():
@@ -39,6 +113,7 @@ class FakeVK(FakeServer):
         self.updates = []  # Bots Long Poll queue
         self.lp_failed = []  # scripted "failed" answers of a_check
         self.callback_servers = []
+        self.callback_settings = {}
         self._ids = itertools.count(500)
         self._random_ids = {}
         self._ts = itertools.count(1)
@@ -68,10 +143,21 @@ class FakeVK(FakeServer):
         handler = getattr(self, "_m_" + name.replace(".", "_"), None)
         if handler is None:
             return 200, {"error": {"error_code": 3, "error_msg": "Unknown method passed"}}
-        return 200, {"response": handler(params)}
+        refused = check_params(name, params)
+        if refused:
+            return 200, {"error": {"error_code": refused[0], "error_msg": refused[1]}}
+        result = handler(params)
+        if isinstance(result, tuple):  # (code, message): a VK error
+            return 200, {"error": {"error_code": result[0], "error_msg": result[1]}}
+        return 200, {"response": result}
 
     # -- methods --------------------------------------------------------------------
     def _m_messages_send(self, params):
+        # random_id is required since API 5.90 (dev.vk.com messages.send); text or attachment must be there
+        if not params.get("random_id") or not (params.get("message") or params.get("attachment")):
+            return 100, "One of the parameters specified was missing or invalid: message or random_id is missing"
+        if params.get("keyboard") and (why := check_keyboard(params["keyboard"])):
+            return 911, f"Keyboard format is invalid: {why}"
         key = (str(params.get("peer_id")), str(params.get("random_id")))
         if key not in self._random_ids:  # VK ignores a repeated random_id
             self._random_ids[key] = next(self._ids)
@@ -99,7 +185,7 @@ class FakeVK(FakeServer):
     def _m_groups_editCallbackServer(self, params):
         for server in self.callback_servers:
             if str(server["id"]) == str(params.get("server_id")):
-                server.update(url=params.get("url"), secret_key=params.get("secret_key"))
+                server.update(url=params.get("url"), title=params.get("title"), secret_key=params.get("secret_key"))
         return 1
 
     def _m_groups_deleteCallbackServer(self, params):
@@ -107,6 +193,7 @@ class FakeVK(FakeServer):
         return 1
 
     def _m_groups_setCallbackSettings(self, params):
+        self.callback_settings = dict(params)
         return 1
 
     def _m_groups_setLongPollSettings(self, params):

@@ -118,6 +118,12 @@ class TestVkParse(unittest.TestCase):
         (event,) = self.vk.parse({"type": "message_reply", "object": message})
         self.assertEqual(event.kind, "ignore")
 
+    def test_button_payload_sent_as_json_text_is_decoded(self):
+        payload = copy.deepcopy(load_fixture("message_event_button"))
+        payload["object"].update(peer_id=5, user_id=5, payload='{"cmd": "rate:4"}')
+        (event,) = self.vk.parse(payload)
+        self.assertEqual((event.kind, event.text), ("button", "rate:4"))
+
     def test_button_in_a_private_chat(self):
         payload = copy.deepcopy(load_fixture("message_event_button"))
         payload["object"]["peer_id"] = payload["object"]["user_id"]
@@ -149,10 +155,28 @@ class TestVkWebhook(unittest.TestCase):
 
     def test_confirmation_answers_the_code_without_a_row(self):
         payload = load_fixture("confirmation")
-        self.assertTrue(self.vk.verify({}, body(payload, None), {}), "no secret needed to be confirmed")
+        self.assertTrue(self.vk.verify({}, body(payload), {}))
         self.assertEqual(self.vk.split(payload), [])
         self.assertEqual(self.vk.webhook_response(payload), (200, "c0de"))
         self.assertEqual(self.vk.webhook_response(load_fixture("message_new_chat_text")), (200, "ok"))
+
+    def test_attack_confirmation_needs_the_secret_once_one_is_set(self):
+        # VK sends the secret with every request once the server has one, confirmation included
+        # (SevereCloud/vksdk callback_test.go "check SecretKey": vksdk_confirmation_with_secret)
+        payload = load_fixture("confirmation")
+        self.assertFalse(self.vk.verify({}, body(payload, None), {}))
+        self.assertFalse(self.vk.verify({}, body(payload, "forged"), {}))
+        with_secret = load_fixture("vksdk_confirmation_with_secret")
+        vksdk = VkConnector({"webhook_secret": with_secret["secret"], "vk_group_id": str(with_secret["group_id"])})
+        self.assertTrue(vksdk.verify({}, json.dumps(with_secret).encode(), {}))
+        # before any secret is set (a channel from an older version), the confirmation alone passes
+        bare = VkConnector({"vk_group_id": "203076503"})
+        self.assertTrue(bare.verify({}, body(payload, None), {}))
+        self.assertFalse(bare.verify({}, body(load_fixture("message_new_chat_text"), None), {}))
+
+    def test_attack_deeply_nested_json_is_refused_not_a_crash(self):
+        deep = b'{"type": "message_new", "object": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+        self.assertFalse(self.vk.verify({}, deep, {}))
 
     def test_dedup_by_event_id_or_a_hash(self):
         payload = load_fixture("message_new_chat_text")
@@ -212,6 +236,23 @@ class TestVkApi(VkApiCase):
         self.assertTrue(last["keyboard"]["inline"])
         self.assertEqual(json.loads(button["action"]["payload"]), {"cmd": "yes"})
 
+    def test_keyboards_stay_within_vk_limits(self):
+        # 7 to 10 choices: two a row (6 rows at most); more than 10: offered as text, no keyboard
+        answers = [(f"Ответ {i}", f"chatbot:{i}") for i in range(1, 11)]
+        self.vk.send(OutboundMessage(chat_id="5", text="Выберите", buttons=answers, ref="kb10"))
+        rows = self.fake.sent[-1]["keyboard"]["buttons"]
+        self.assertEqual([len(r) for r in rows], [2, 2, 2, 2, 2])
+        self.vk.send(OutboundMessage(chat_id="5", text="Выберите", buttons=answers + [("Ещё", "x")], ref="kb11"))
+        sent = self.fake.sent[-1]
+        self.assertNotIn("keyboard", sent)
+        self.assertIn("• Ответ 10\n• Ещё", sent["message"])
+
+    def test_a_keyboard_over_the_limit_is_refused_by_the_fake(self):
+        keyboard = {"inline": True, "buttons": [[{"action": {"type": "callback", "label": str(i)}}] for i in range(7)]}
+        with self.assertRaises(ConnectorError) as caught:
+            self.vk.call("messages.send", peer_id=5, message="x", random_id=1, keyboard=json.dumps(keyboard))
+        self.assertEqual(caught.exception.code, 911)
+
     def test_files_are_uploaded_then_attached(self):
         files = [OutboundFile("a.png", b"\x89PNG", "image/png"), OutboundFile("b.pdf", b"%PDF", "application/pdf")]
         self.vk.send(OutboundMessage(chat_id="5", text="Файлы", files=files, ref="8"))
@@ -227,7 +268,9 @@ class TestVkApi(VkApiCase):
             (10, True, False),
             (901, False, True),
             (902, False, True),
-            (7, False, True),
+            (900, False, True),
+            (7, False, False),  # a permission of the token, not the client's choice
+            (912, False, False),  # bot features off in the community
             (100, False, False),
         ):
             self.fake.queue_error("messages.send", code, f"error {code}")
@@ -271,6 +314,17 @@ class TestVkApi(VkApiCase):
         self.vk.acknowledge_button(event)
         (params,) = self.fake.calls_of("messages.sendMessageEventAnswer")
         self.assertEqual((params["event_id"], params["user_id"], params["peer_id"]), ("e1", "5", "5"))
+
+    def test_callback_server_title_fits_the_schema(self):
+        # groups.addCallbackServer: title maxLength 14 (vk-api-schema groups/methods.json), enforced by the fake
+        self.fake.callback_servers.clear()
+        self.assertTrue(self.vk.set_webhook("https://odoo.example/openlines/webhook/abc", SECRET))
+        (server,) = self.fake.callback_servers
+        self.assertLessEqual(len(server["title"]), 14)
+        with self.assertRaises(ConnectorError) as caught:
+            self.vk.call("groups.addCallbackServer", group_id=1, url="https://x", title="Odoo Open Lines")
+        self.assertEqual(caught.exception.code, 100)
+        self.vk.delete_webhook()
 
     def test_callback_server_registration_and_removal(self):
         self.vk.set_webhook("https://odoo.example/openlines/webhook/abc", SECRET)
