@@ -37,10 +37,10 @@ if ! find_chrome; then
             apt-get update -qq >>"$APT_LOG" 2>&1 || true
             apt-get install -y -qq chromium >>"$APT_LOG" 2>&1 || true
         fi
-        find_chrome || { tail -n 5 "$APT_LOG"; echo "Note: chromium could not be installed; browser tours will be skipped."; }
+        find_chrome || { tail -n 5 "$APT_LOG"; echo "Warning: chromium could not be installed; the browser tours will FAIL."; }
         rm -f "$APT_LOG"
     else
-        echo "Note: no chromium/google-chrome found; browser tours will be skipped (install chromium to run them)."
+        echo "Warning: no chromium/google-chrome found and none can be installed here: the browser tours will FAIL (install chromium)."
     fi
 fi
 
@@ -88,6 +88,8 @@ if [ -d "$ODOO_DATA_DIR/filestore/$TEST_DB" ]; then
 fi
 
 export OPENLINES_E2E_DB="$E2E_DB"
+# A browser tour that cannot start Chromium fails instead of being skipped (tests/common.py).
+export OPENLINES_REQUIRE_BROWSER=1
 export OPENLINES_ODOO_CONF="$TEST_CONF"
 
 # --- pytest ---------------------------------------------------------------------

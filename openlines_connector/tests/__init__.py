@@ -22,3 +22,5 @@ from . import test_i18n
 from . import test_routing
 from . import test_chatbot  # chatbot on messengers (issue 4)
 from . import test_faults
+from . import test_health
+from . import test_delivery_display

@@ -2,8 +2,13 @@
 channel pointed at a loopback fake Bot API, and helpers to feed updates."""
 
 import json
+import os
+import unittest
+
+from lxml import etree
 
 from odoo.tests import HttpCase, new_test_user
+from odoo.tools.safe_eval import safe_eval
 
 from .fake_telegram import FakeTelegram, load_fixture
 
@@ -43,6 +48,17 @@ class OpenlinesCase(HttpCase):
         super().setUp()
         self.fake.calls.clear()
         self.env["mail.presence"]._update_presence(self.operator)
+
+    def browser_js(self, *args, **kwargs):
+        """Odoo skips a browser test when Chromium cannot start; ``make test`` installs
+        Chromium and sets ``OPENLINES_REQUIRE_BROWSER=1`` so that a tour that cannot run
+        fails instead of hiding a broken UI behind a skip."""
+        try:
+            return super().browser_js(*args, **kwargs)
+        except unittest.SkipTest as exc:
+            if os.environ.get("OPENLINES_REQUIRE_BROWSER") == "1":
+                self.fail(f"the browser tour could not run: {exc}")
+            raise
 
     # -- helpers -------------------------------------------------------------
     def post_update(self, update, secret=SECRET, url=None):
@@ -114,3 +130,35 @@ class OpenlinesCase(HttpCase):
             subtype_xmlid="mail.mt_comment",
             attachments=attachments or [],
         )
+
+
+def rows_as_listed(env, action_xmlid, domain=()):
+    """What the list view of window action ``action_xmlid`` shows to ``env.user``.
+
+    Loads the action and its list view as the user's web client does
+    (``get_views``), reads the rows with ``web_search_read`` limited to the
+    fields the view displays, and evaluates the row decorations of the
+    ``<list>`` element on each row.  Returns a list of ``(values, decorations)``:
+    ``values`` maps each displayed field to what the client receives
+    (``display_name`` for a many2one), ``decorations`` is the set of the
+    decoration names (``"danger"``, ``"warning"``...) whose condition holds.
+    """
+    action = env["ir.actions.act_window"]._for_xml_id(action_xmlid)
+    model = env[action["res_model"]]
+    list_view = next(view_id for view_id, mode in action["views"] if mode == "list")
+    arch = model.get_views([(list_view, "list")])["views"]["list"]["arch"]
+    root = etree.fromstring(arch)
+    shown = [node.get("name") for node in root.iter("field") if node.get("column_invisible") not in ("1", "True")]
+    spec = {name: ({"fields": {"display_name": {}}} if model._fields[name].type == "many2one" else {}) for name in shown}
+    records = model.web_search_read(list(domain), spec)["records"]
+    decorations = {
+        attr.removeprefix("decoration-"): expr for attr, expr in root.attrib.items() if attr.startswith("decoration-")
+    }
+    rows = []
+    for record in records:
+        context = {name: (value["id"] if isinstance(value, dict) else value) for name, value in record.items()}
+        values = {
+            name: (value["display_name"] if isinstance(value, dict) else value) for name, value in record.items()
+        }
+        rows.append((values, {name for name, expr in decorations.items() if safe_eval(expr, context)}))
+    return rows

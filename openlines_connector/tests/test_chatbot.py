@@ -1,6 +1,6 @@
 import json
 
-from odoo.tests import tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from .common import OpenlinesCase
 
@@ -154,8 +154,19 @@ class TestChatbot(OpenlinesCase):
         self.assertEqual(dialog.state, "assigned", "the end of the script hands the dialog over")
 
     def test_the_line_form_shows_the_chatbot(self):
-        arch = self.env["openlines.line"].get_view(self.env.ref("openlines_connector.openlines_line_view_form").id)
-        self.assertIn('name="chatbot_script_id"', arch["arch"])
+        """An administrator picks the chatbot on the line's form; the next client meets that bot."""
+        admin = new_test_user(
+            self.env, login="ol_bot_admin", groups="base.group_user,openlines_connector.group_openlines_admin"
+        )
+        other = self.script.copy({"title": "Other bot"})
+        other.script_step_ids[0].message = "Hello from the other bot."
+        with Form(self.line.with_user(admin), view="openlines_connector.openlines_line_view_form") as form:
+            self.assertFalse(form._get_modifier("chatbot_script_id", "invisible"), "the chatbot field is shown")
+            self.assertEqual(form.chatbot_script_id, self.script)
+            form.chatbot_script_id = other
+        self.assertEqual(self.line.chatbot_script_id, other)
+        self.client_writes(908, "Hi")
+        self.assertEqual(self.sent()[0], ("Hello from the other bot.", []))
 
     def test_an_answer_with_a_link_sends_the_link(self):
         self.support.redirect_link = "https://example.com/support"

@@ -5,10 +5,10 @@ from datetime import datetime, timedelta
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 from odoo.tools import SQL, mute_logger
 
-from .common import OpenlinesCase
+from .common import OpenlinesCase, rows_as_listed
 
 NOW = datetime(2026, 3, 2, 12, 0, 0)
 
@@ -99,16 +99,32 @@ class TestChannelHealth(OpenlinesCase):
         self.assertEqual(Channel.search([("pending_count", ">=", 1), ("id", "in", channels.ids)]), self.channel | other)
 
     def test_health_list_and_form_show_the_figures(self):
-        self.make_rows(self.channel, ["pending"], 0)
-        action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_channel_health_action")
-        list_view = self.env.ref("openlines_connector.openlines_channel_view_list_health")
-        self.assertEqual(action["views"][0], (list_view.id, "list"))
-        arch = self.env["openlines.channel"].get_views([(list_view.id, "list")])["views"]["list"]["arch"]
-        for name in ("pending_count", "failed_count", "oldest_pending_age", "last_success_date", "last_error"):
-            self.assertIn(f'name="{name}"', arch)
-        self.assertIn("oldest_pending_minutes &gt; 10", arch)
-        form = self.env["openlines.channel"].get_views([(False, "form")])["views"]["form"]["arch"]
-        self.assertIn('name="oldest_pending_age"', form)
+        """A director opens Channel health: the late channel's row shows its figures and is red."""
+        idle = self.env["openlines.channel"].create(
+            {"name": "Idle bot", "line_id": self.line.id, "channel_type": "telegram", "token": "1:idle"}
+        )
+        self.make_rows(self.channel, ["pending", "failed"], 25)
+        with freeze_time(NOW):
+            rows = rows_as_listed(
+                self.env(user=self.director),
+                "openlines_connector.openlines_channel_health_action",
+                [("id", "in", (self.channel | idle).ids)],
+            )
+            listed = {values["name"]: (values, decorations) for values, decorations in rows}
+            late, late_marks = listed["Test bot"]
+            self.assertEqual((late["pending_count"], late["failed_count"]), (1, 1))
+            self.assertEqual(late["line_id"], "Test line")
+            self.assertTrue(late["oldest_pending_age"], "the age of the oldest waiting message is shown")
+            self.assertIn("danger", late_marks, "a channel with a message waiting 25 minutes is red")
+            quiet, quiet_marks = listed["Idle bot"]
+            self.assertEqual((quiet["pending_count"], quiet["failed_count"]), (0, 0))
+            self.assertFalse(quiet_marks, "an idle channel is not marked")
+
+            form = Form(self.channel.with_user(self.director))
+            self.assertEqual(form.pending_count, 1)
+            self.assertFalse(form._get_modifier("oldest_pending_age", "invisible"), "the age shows while a message waits")
+            self.assertEqual(form.oldest_pending_age, late["oldest_pending_age"])
+            self.assertTrue(Form(idle.with_user(self.director))._get_modifier("oldest_pending_age", "invisible"))
 
     # -- failing and alert -------------------------------------------------------
     @mute_logger("odoo.addons.openlines_connector.models.openlines_channel_health")

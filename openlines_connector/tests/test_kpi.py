@@ -1,5 +1,4 @@
 from datetime import datetime, timedelta
-from unittest.mock import patch
 
 from odoo.tests import new_test_user, tagged
 
@@ -64,16 +63,6 @@ class TestKpi(OpenlinesCase, CronMixinCase):
             self.operator_reply(dialog, "Да, доставляем.", user=user)
         self.env.invalidate_all()
 
-    def bot_answers(self, minutes, dialog):
-        with self.at(minutes):
-            dialog.discuss_channel_id.sudo().message_post(
-                author_id=self.env.ref("base.partner_root").id,
-                body="Bot: we deliver everywhere.",
-                message_type="comment",
-                subtype_xmlid="mail.mt_comment",
-            )
-        self.env.invalidate_all()
-
     def run_kpi_cron(self, minutes):
         with self.at(minutes):
             self.run_cron(KPI_CRON)
@@ -101,7 +90,7 @@ class TestKpi(OpenlinesCase, CronMixinCase):
 
     # -- figures -------------------------------------------------------------
     def test_figures_of_a_scripted_conversation(self):
-        """Messages in a row are one wait; answers by two operators and a bot; extra answers wait for nothing."""
+        """Messages in a row are one wait; answers by two operators; extra answers wait for nothing."""
         dialog = self.client_says(0, "Здравствуйте!")
         self.assertEqual((dialog.kpi_waiting_since, dialog.kpi_deadline), (T0, T0 + timedelta(minutes=10)))
         self.client_says(2, "Есть доставка в Казань?")
@@ -112,28 +101,23 @@ class TestKpi(OpenlinesCase, CronMixinCase):
         self.answer(5, dialog)  # nobody waits: counted as an answer, not a response
         self.client_says(10, "А оплата картой?")
         self.assertEqual(dialog.kpi_deadline, T0 + timedelta(minutes=15), "further answers: the 5-minute limit")
-        self.bot_answers(11, dialog)  # 1 min
-        self.client_says(20, "Спасибо, а самовывоз?")
         dialog.discuss_channel_id.sudo()._add_members(users=self.operator_b)
-        self.answer(23, dialog, user=self.operator_b)  # 3 min
+        self.answer(13, dialog, user=self.operator_b)  # 3 min
         self.assertEqual(
             self.figures(dialog),
             {
                 "first": 240.0,
-                "avg": 160.0,
-                "total": 480.0,
+                "avg": 210.0,
+                "total": 420.0,
                 "max": 240.0,
-                "responses": 3,
-                "client": 4,
-                "answers": 4,
+                "responses": 2,
+                "client": 3,
+                "answers": 3,
                 "late": False,
             },
         )
         self.assertEqual(dialog.kpi_first_answer_partner_id, self.operator.partner_id)
-        self.assertEqual(
-            dialog.with_context(active_test=False).kpi_answer_partner_ids,  # OdooBot's partner is archived
-            self.operator.partner_id | self.operator_b.partner_id | self.env.ref("base.partner_root"),
-        )
+        self.assertEqual(dialog.kpi_answer_partner_ids, self.operator.partner_id | self.operator_b.partner_id)
         self.assertFalse(self.alerts_to(self.head))
 
     def test_site_chat_visitor_messages_are_measured(self):
@@ -158,15 +142,21 @@ class TestKpi(OpenlinesCase, CronMixinCase):
         self.assertEqual(dialog.first_response_time, 120.0)
 
     def test_working_hours_leave_out_the_night(self):
-        """With a working-hours calendar, Friday 16:55 → Monday 08:05 is a 10-minute wait, in time."""
-        calendar = self.env["resource.calendar"].create({"name": "Office", "tz": "UTC"})
+        """With the line's working-hours calendar, Friday 16:55 → Monday 08:05 is a 10-minute wait, in time."""
+        calendar = self.env["resource.calendar"].create({"name": "Office", "tz": "UTC"})  # Mon-Fri 8-12, 13-17
+        self.line.resource_calendar_id = calendar
+        friday = (datetime(2026, 3, 6, 16, 55) - T0).total_seconds() / 60  # minutes from T0
+        monday = (datetime(2026, 3, 9, 8, 5) - T0).total_seconds() / 60
+        counted_in_calendar_time = self.client_says(friday, chat_id=2222222)
+        self.assertEqual(
+            counted_in_calendar_time.kpi_deadline,
+            datetime(2026, 3, 6, 17, 5),
+            "the calendar counts only when the line says 'working hours only'",
+        )
         self.line.kpi_working_hours_only = True
-        friday = datetime(2026, 3, 6, 16, 55) - T0  # minutes from T0
-        monday = datetime(2026, 3, 9, 8, 5) - T0
-        with patch.object(type(self.line), "_kpi_calendar", lambda line: calendar):
-            dialog = self.client_says(friday.total_seconds() / 60)
-            self.assertEqual(dialog.kpi_deadline, datetime(2026, 3, 9, 8, 5), "5 min on Friday, 5 on Monday")
-            self.answer(monday.total_seconds() / 60, dialog)
+        dialog = self.client_says(friday)
+        self.assertEqual(dialog.kpi_deadline, datetime(2026, 3, 9, 8, 5), "5 min on Friday, 5 on Monday")
+        self.answer(monday, dialog)
         self.assertEqual(dialog.first_response_time, 600.0)
         self.assertFalse(dialog.is_late)
 
