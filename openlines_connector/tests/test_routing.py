@@ -5,7 +5,8 @@ from freezegun import freeze_time
 
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import OpenlinesCase
 
@@ -230,11 +231,16 @@ class TestLineTexts(RoutingCase):
 
     def test_transcript_is_emailed_on_close(self):
         self.line.send_transcript = True
-        dialog = self.client_writes(631)
+        dialog = self.client_writes(631, "Где мой заказ 4711?")
+        self.operator_reply(dialog, "Заказ 4711 уже в пути.")
         dialog.partner_id.email = "client@example.com"
+        self.assertFalse(self.env["mail.mail"].search([("email_to", "=", "client@example.com")]))
         dialog.action_close()
         mail = self.env["mail.mail"].search([("email_to", "=", "client@example.com")])
-        self.assertTrue(mail, "the transcript was e-mailed")
+        self.assertEqual(len(mail), 1, "the transcript was e-mailed once, to the client")
+        for said in ("Где мой заказ 4711?", "Заказ 4711 уже в пути."):
+            self.assertIn(said, mail.body_html, "the transcript holds both sides of the conversation")
+        self.assertLess(mail.body_html.index("Где мой заказ"), mail.body_html.index("уже в пути"), "in order")
 
     def test_delete_the_chat_with_the_dialog_only_when_the_line_says_so(self):
         kept = self.client_writes(641)
@@ -336,12 +342,24 @@ class TestConsent(RoutingCase):
         self.assertEqual(self.line.consent_version, 2)
 
 
+def close_button(dialog):
+    """The one *Close* button the dialog's form shows its user, as an lxml element."""
+    form = Form(dialog)
+    context = form._get_eval_context()
+    [button] = [
+        node
+        for node in form._view["tree"].iter("button")
+        if node.get("name") == "action_close" and not safe_eval(node.get("invisible") or "False", context)
+    ]
+    return button
+
+
 @tagged("post_install", "-at_install")
 class TestCloseConfirmation(RoutingCase):
     def test_the_close_button_asks_when_the_line_says_so(self):
         dialog = self.client_writes(901)
         self.assertTrue(dialog.close_confirmation, "on by default")
-        arch = self.env["openlines.dialog"].get_view(view_type="form")["arch"]
-        self.assertIn("Close this dialog?", arch)
+        self.assertIn("Close this dialog?", close_button(dialog.with_user(self.operator)).get("confirm", ""))
         self.line.close_confirmation = False
         self.assertFalse(dialog.close_confirmation)
+        self.assertFalse(close_button(dialog.with_user(self.operator)).get("confirm"), "closes at once")
