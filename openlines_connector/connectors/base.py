@@ -23,8 +23,16 @@ caller whether to retry (seconds) or give up (``None``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
+import json
 import logging
+import time
+
+import requests
+
+from . import fetch
 
 _logger = logging.getLogger(__name__)
 
@@ -47,31 +55,73 @@ def get_connector(channel_type, config):
     return cls(config)
 
 
+#: the download budget of the message being processed (:func:`download_budget`)
+_budget = contextvars.ContextVar("openlines_download_budget", default=None)
+
+
+@dataclasses.dataclass
+class DownloadBudget:
+    """What the downloads of one inbound message may still take: seconds (until ``ends``) and bytes."""
+
+    ends: float
+    bytes_left: int
+
+
+@contextlib.contextmanager
+def download_budget(seconds, max_bytes):
+    """Bound every :func:`download_url` inside the block, together, to ``seconds`` and ``max_bytes``."""
+    budget = DownloadBudget(time.monotonic() + seconds, max_bytes)
+    token = _budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
+
+
 def download_url(get, file, limit, retry_after=30, **kwargs):
-    """Stream ``file.ref`` with ``get`` (``requests.get`` or a session's ``get``).
+    """Download ``file.ref``, a URL from outside, safely (see :mod:`.fetch`).
 
-    Refuses more than ``limit`` bytes (:class:`FileTooLarge`, before any call
-    when the size is announced); HTTP 5xx and network errors may be retried,
-    other HTTP errors are permanent.  ``kwargs`` go to ``get`` (headers,
-    timeout).
+    Only public http(s) addresses, checked after DNS resolution and on every
+    redirect; at most ``limit`` bytes, counted while streaming; the whole
+    download within :data:`.fetch.FETCH_DEADLINE` seconds -- all three
+    further bounded by the message's :func:`download_budget`. ``get`` is
+    kept for the connectors' calls and not used: every download goes
+    through the same guarded session. ``kwargs``: ``headers``, ``timeout``.
+
+    A file too large, too slow or at a refused address raises
+    :class:`FileTooLarge` (:class:`FileNotDownloaded`): the message is
+    posted with a note instead. HTTP 5xx and network errors may be retried,
+    other HTTP errors are permanent.
     """
-    import requests  # noqa: PLC0415 - only the connectors that download by URL need it
-
     if (file.size or 0) > limit:
         raise FileTooLarge(f"{file.name}: {file.size} bytes, over the {limit // 1048576} MB limit")
+    deadline, cap = fetch.FETCH_DEADLINE, limit
+    budget = _budget.get()
+    if budget is not None:
+        deadline = min(deadline, budget.ends - time.monotonic())
+        cap = min(limit, budget.bytes_left)
+        if deadline <= 0 or cap <= 0 or (file.size or 0) > cap:
+            raise FileNotDownloaded(f"{file.name}: over the message's download limit", reason="budget")
     try:
-        with get(file.ref, stream=True, **kwargs) as response:
-            if response.status_code != 200:
-                retry = retry_after if response.status_code >= 500 else None
-                raise ConnectorError(f"{file.name}: download failed (HTTP {response.status_code})", retry)
-            data = bytearray()
-            for chunk in response.iter_content(65536):
-                data += chunk
-                if len(data) > limit:
-                    raise FileTooLarge(f"{file.name}: over the {limit // 1048576} MB limit")
-            return bytes(data)
+        status, data = fetch.safe_get(
+            file.ref, cap, deadline=deadline, headers=kwargs.get("headers"), timeout=kwargs.get("timeout")
+        )
+    except fetch.AddressRefused as exc:
+        _logger.warning("Open Lines: download of %s refused: %s", file.name, exc)
+        raise FileNotDownloaded(f"{file.name}: address refused ({exc})", reason="refused") from None
+    except fetch.FetchTooLarge:
+        reason = "budget" if cap < limit else "size"
+        raise FileNotDownloaded(f"{file.name}: over the {cap // 1048576} MB limit", reason=reason) from None
+    except fetch.FetchTimeout:
+        raise FileNotDownloaded(f"{file.name}: not received within {round(deadline)} s", reason="slow") from None
     except requests.RequestException as exc:
         raise ConnectorError(f"{file.name}: download failed ({type(exc).__name__})", retry_after) from None
+    if status != 200:
+        retry = retry_after if status >= 500 else None
+        raise ConnectorError(f"{file.name}: download failed (HTTP {status})", retry)
+    if budget is not None:
+        budget.bytes_left -= len(data)
+    return data
 
 
 class ConnectorError(Exception):
@@ -97,6 +147,16 @@ class ConnectorError(Exception):
 
 class FileTooLarge(ConnectorError):
     """An inbound file the messenger will not let us download."""
+
+
+class FileNotDownloaded(FileTooLarge):
+    """An inbound file left out of its message: ``reason`` is ``size`` (over the file limit),
+    ``budget`` (over the message's limits), ``slow`` (not received in time) or ``refused``
+    (an address the addon does not fetch from)."""
+
+    def __init__(self, message, reason="size"):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclasses.dataclass
@@ -178,6 +238,10 @@ class Connector:
     def handshake(self, query):
         """Answer a GET on the webhook (verification); return ``(status, text)``."""
         return 405, "Method Not Allowed"
+
+    def load(self, body):
+        """The payload of a verified request's raw ``body`` (bytes); ValueError when unreadable."""
+        return json.loads(body)
 
     def dedup_key(self, payload):
         """The delivery id of ``payload`` (a dict), as a string."""

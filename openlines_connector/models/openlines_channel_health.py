@@ -46,6 +46,11 @@ ACCOUNT_ERROR_CODES = {
     "viber": {2},  # invalid authentication token
 }
 
+#: a channel with more incoming messages than this waiting to be processed is flooded ...
+PENDING_CAP = 1000
+#: ... and so is one whose waiting incoming messages include more than this many from the last minute
+ADMISSION_RATE = 300
+
 #: message states the health figures count
 PENDING = ("pending", "retry")
 HEALTH_STATES = ("pending", "retry", "held", "failed")
@@ -113,6 +118,14 @@ class OpenlinesChannel(models.Model):
         help="Age in minutes of the oldest message still waiting to be processed or sent.",
     )
     oldest_pending_age = fields.Char("Oldest pending", compute="_compute_health")
+    flood_since = fields.Datetime(
+        "Flooded since",
+        readonly=True,
+        copy=False,
+        help="Since when more messages arrive than the limits allow (over 1,000 waiting, or over 300 a minute): "
+        "they are all kept and processed, this channel taking its share of the queue beside the others, and "
+        "its new clients get their leads when they write again.",
+    )
 
     # -- figures ---------------------------------------------------------------
     def _compute_health(self):
@@ -177,6 +190,56 @@ class OpenlinesChannel(models.Model):
             PENDING,
         )
         return self._search_health(age, operator, value)
+
+    # -- admission ---------------------------------------------------------------
+    def _flood_check(self):
+        """Mark the channels whose incoming queue is over :data:`PENDING_CAP` or :data:`ADMISSION_RATE`.
+
+        Run by the processing cron once per run (one grouped query over
+        ``_inbound_fair_idx``). A channel that starts being flooded is marked
+        ``flood_since`` and its administrators are told once; the mark goes
+        when its queue is back under the limits. Nothing is dropped: the webhook
+        stores every genuine request and answers at once.
+        """
+        recent = fields.Datetime.now() - timedelta(minutes=1)
+        self.env["openlines.channel"].flush_model(["flood_since"])
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT c.id, c.flood_since IS NOT NULL, f.channel_id IS NOT NULL
+                     FROM openlines_channel c
+                     LEFT JOIN (SELECT channel_id FROM openlines_message
+                                 WHERE direction = 'in' AND state IN ('pending', 'retry')
+                                 GROUP BY channel_id
+                                HAVING count(*) > %s OR count(*) FILTER (WHERE create_date > %s) > %s
+                     ) f ON f.channel_id = c.id
+                    WHERE c.flood_since IS NOT NULL OR f.channel_id IS NOT NULL""",
+                PENDING_CAP,
+                recent,
+                ADMISSION_RATE,
+            )
+        )
+        # sudo: openlines.channel - the queue records its own health, whoever runs the cron
+        Channel = self.sudo()
+        for channel in Channel.browse([cid for cid, marked, over in rows if marked and not over]):
+            channel._health_write({"flood_since": False})
+        for channel in Channel.browse([cid for cid, marked, over in rows if over and not marked]):
+            if channel._health_write({"flood_since": fields.Datetime.now()}):
+                _logger.warning("Open Lines: channel %s is flooded", channel.id)
+                try:
+                    with self.env.cr.savepoint():
+                        channel._health_alert(
+                            self.env._(
+                                "more incoming messages than the limits allow (over %(cap)s waiting or "
+                                "%(rate)s a minute). All are kept and processed, beside the other channels' "
+                                "messages; new clients get their leads when they write again. If this is not "
+                                "genuine traffic, give the channel a new webhook address.",
+                                cap=PENDING_CAP,
+                                rate=ADMISSION_RATE,
+                            ),
+                            flood=True,
+                        )
+                except Exception:  # noqa: BLE001 - a failed alert must not fail the queue; the mark shows it
+                    _logger.exception("Open Lines: could not alert the administrators about channel %s", channel.id)
 
     # -- recording -------------------------------------------------------------
     def _health_lock(self):
@@ -273,7 +336,7 @@ class OpenlinesChannel(models.Model):
             except Exception:  # noqa: BLE001 - a failed alert must not fail the queue; the state shows it
                 _logger.exception("Open Lines: could not alert the administrators about channel %s", self.id)
 
-    def _health_alert(self, error):
+    def _health_alert(self, error, flood=False):
         """Tell the administrators, once per streak, that this channel is failing.
 
         OdooBot posts a note in the channel's chatter that notifies each
@@ -294,10 +357,19 @@ class OpenlinesChannel(models.Model):
         for lang, partners in by_lang.items():
             channel = self.sudo().with_context(lang=lang)  # sudo: openlines.channel - OdooBot posts the alert
             body = Markup("<p>%s</p><p>%s</p>") % (
-                channel.env._("Channel %(name)s is failing: %(error)s", name=channel.name, error=error),
-                channel.env._(
-                    "Its messages may not reach the clients until it is fixed: check the channel's credentials, "
-                    "then press Connect. You are told once per failure; Channel health shows what is waiting."
+                (
+                    channel.env._("Channel %(name)s is flooded: %(error)s", name=channel.name, error=error)
+                    if flood
+                    else channel.env._("Channel %(name)s is failing: %(error)s", name=channel.name, error=error)
+                ),
+                (
+                    channel.env._("You are told once per flood; Channel health shows what is waiting.")
+                    if flood
+                    else channel.env._(
+                        "Its messages may not reach the clients until it is fixed: check the channel's "
+                        "credentials, then press Connect. You are told once per failure; Channel health shows "
+                        "what is waiting."
+                    )
                 ),
             )
             channel.message_post(

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -12,6 +14,13 @@ class OpenlinesDialog(models.Model):
 
     lead_id = fields.Many2one(
         "crm.lead", string="Lead", index="btree_not_null", ondelete="set null", tracking=True, copy=False
+    )
+    lead_deferred = fields.Boolean(
+        "Lead deferred",
+        readonly=True,
+        copy=False,
+        help="The line's rule wants a lead, but its channel was flooded or over its rate of new leads when the "
+        "dialog started: the client's next message creates it.",
     )
 
     # -- creation ------------------------------------------------------------
@@ -36,12 +45,17 @@ class OpenlinesDialog(models.Model):
             dialog._post_transcript_to_lead()
         return res
 
-    def action_take_as(self, user):
-        res = super().action_take_as(user)
+    def _take_as(self, user):
+        res = super()._take_as(user)
         # sudo: crm.lead - the operator who takes the dialog becomes the salesperson of its fresh lead
         lead = self.lead_id.sudo()
         if lead and not lead.user_id:
             lead.user_id = user
+        return res
+
+    def _on_client_message(self):
+        res = super()._on_client_message()
+        self.filtered("lead_deferred")._apply_lead_rule()
         return res
 
     # -- actions -------------------------------------------------------------
@@ -51,7 +65,7 @@ class OpenlinesDialog(models.Model):
         self.check_access("write")
         if self.lead_id:
             raise UserError(self.env._("This dialog already has a lead."))
-        lead = self._create_lead()
+        lead = self.sudo()._create_lead().with_env(self.env)  # sudo: the lead is the addon's field
         # an operator without Sales rights files the lead for the sales team, without opening it
         return self.action_view_lead() if lead.has_access("read") else True
 
@@ -67,17 +81,49 @@ class OpenlinesDialog(models.Model):
 
     # -- business ------------------------------------------------------------
     def _apply_lead_rule(self):
-        """Give new dialogs their lead as their line says: always, if none is open, or never."""
+        """Give new dialogs their lead as their line says: always, if none is open, or never.
+
+        A messenger's flood is bounded in CRM: while the dialog's channel is
+        flooded (``flood_since``) or has filed ``lead_rate_limit`` leads in the
+        last minute, the lead is deferred to the client's next message -- a
+        client who writes again has shown they are real.
+        """
         for dialog in self:
             rule = dialog.line_id.lead_rule
-            if dialog.lead_id or rule == "never":
+            if dialog.lead_id or rule == "never" or dialog._lead_over_rate():
+                deferred = not dialog.lead_id and rule != "never"
+                if dialog.lead_deferred != deferred:
+                    dialog.lead_deferred = deferred
                 continue
+            if dialog.lead_deferred:
+                dialog.lead_deferred = False
             lead = dialog._find_open_lead() if rule == "no_open_lead" else False
             if lead:
                 dialog.lead_id = lead
                 dialog._post_link_on_lead(self.env._("The client started a new dialog"))
             else:
                 dialog._create_lead()
+
+    def _lead_over_rate(self):
+        """Is this messenger dialog's channel flooded, or over its line's rate of new leads per minute?"""
+        self.ensure_one()
+        # sudo: openlines.channel - the flood state of the dialog's channel, whoever processes the message
+        channel = self.sudo().channel_id
+        if not channel:
+            return False
+        if channel.flood_since:
+            return True
+        rate = self.line_id.lead_rate_limit
+        if not rate:
+            return False
+        since = fields.Datetime.now() - timedelta(minutes=1)
+        # sudo: the leads of the channel's dialogs, counted whoever processes the message
+        recent = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search_count([("channel_id", "=", channel.id), ("lead_id.create_date", ">=", since)], limit=rate)
+        )
+        return recent >= rate
 
     def _adopt_lead(self, lead):
         """Make ``lead``, filed by the chatbot or the ``/lead`` command, the dialog's lead.
@@ -158,9 +204,6 @@ class OpenlinesDialog(models.Model):
     def _post_transcript_to_lead(self):
         """Post the closed dialog's conversation in its lead's chatter."""
         self.ensure_one()
-        # sudo: discuss.channel - the transcript of the dialog's own session
-        history = self.discuss_channel_id.sudo()._get_channel_history()
-        title = self.env._("Conversation of the dialog %(link)s", link=self._dialog_link())
-        body = Markup("<p>%s</p>%s") % (title, history)
+        body = self._lead_transcript()  # a link and the text: no public copy of the client's files
         # sudo: crm.lead - the conversation goes to the lead whoever closes the dialog
         self.lead_id.sudo().message_post(body=body, message_type="comment", subtype_xmlid="mail.mt_note")

@@ -20,6 +20,12 @@ class OpenlinesLine(models.Model):
         help="When a new dialog starts: create a lead for every dialog; only when the client has no open "
         "lead (else the dialog joins that lead); or never (leads are then made by hand from the dialog).",
     )
+    lead_rate_limit = fields.Integer(
+        "New leads per minute",
+        default=20,
+        help="At most this many leads per minute from each channel of the line (0: no limit). Beyond it, or while "
+        "a channel is flooded, a new client gets their lead with their next message.",
+    )
     team_id = fields.Many2one(
         "crm.team",
         string="Sales team",

@@ -1,5 +1,7 @@
+import dataclasses
 import json
 import logging
+import time
 from datetime import timedelta
 
 import psycopg2.errors
@@ -8,7 +10,7 @@ from odoo import api, fields, models
 from odoo.fields import Domain
 from odoo.tools import SQL, html2plaintext, plaintext2html
 
-from ..connectors.base import ConnectorError, FileTooLarge, OutboundMessage
+from ..connectors.base import ConnectorError, FileNotDownloaded, FileTooLarge, OutboundMessage, download_budget
 from ..tools import PREFETCH_KEY, wake_cron
 
 _logger = logging.getLogger(__name__)
@@ -19,6 +21,31 @@ BATCH = 50
 MAX_ATTEMPTS = 12
 #: advisory lock key of the inbound queue ("olin")
 INBOUND_LOCK = 0x6F6C696E
+#: an inbound batch starts no new row after this many seconds (the rest is released, untouched)
+BATCH_SECONDS = 20
+#: seconds a claimed inbound row is kept from other workers; a worker that died holding it is
+#: seen once this has passed: the row comes back, its attempt counted
+LEASE_SECONDS = 300
+#: attempts that did not finish (the worker was killed or stopped) before the row is given up
+MAX_UNFINISHED = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageLimits:
+    """What one inbound message may ask the server to download."""
+
+    files: int = 10  # attachments downloaded per message
+    bytes: int = 50 * 1024 * 1024  # bytes downloaded per message, all its files together
+    seconds: int = 30  # seconds spent downloading per message, all its files together
+
+
+#: per channel type (``default`` for the others): what exceeds them becomes a note to the operator
+MESSAGE_LIMITS = {
+    "default": MessageLimits(),
+    "telegram": MessageLimits(files=10, bytes=20 * 1024 * 1024),  # one file per update; 20 MB bot download limit
+    "whatsapp": MessageLimits(files=1),  # one medium per message
+    "viber": MessageLimits(files=1),
+}
 
 
 def _backoff(attempts):
@@ -67,9 +94,18 @@ class OpenlinesMessage(models.Model):
     last_error = fields.Text()
     payload = fields.Text(help="The raw request, kept until it is processed.")
     buttons = fields.Json(help="Buttons sent with an outgoing message: a list of [label, data].")
+    attempt_started = fields.Datetime(
+        "Attempt started",
+        readonly=True,
+        copy=False,
+        help="Set while an incoming message is being processed: still set later, the attempt did not finish "
+        "(the processing was stopped) and counts against the message.",
+    )
 
     _ext_uniq = models.UniqueIndex("(channel_id, direction, external_id)")
     _due_idx = models.Index("(direction, next_attempt_dt) WHERE state IN ('pending', 'retry')")
+    #: serves the fair inbound claim: each channel's oldest waiting rows
+    _inbound_fair_idx = models.Index("(channel_id, id) WHERE direction = 'in' AND state IN ('pending', 'retry')")
     _attempts_check = models.Constraint("CHECK(attempts >= 0)", "Attempts cannot be negative.")
 
     # -- claiming ------------------------------------------------------------
@@ -77,8 +113,11 @@ class OpenlinesMessage(models.Model):
         """Lock and return due rows of ``direction``, skipping rows locked by another worker.
 
         Outbound rows are claimed only at the head of their dialog, so that
-        messages of one dialog leave in order.
+        messages of one dialog leave in order. Inbound rows are claimed fairly
+        across channels (:meth:`_claim_inbound`).
         """
+        if direction == "in":
+            return self._claim_inbound(limit)
         head_only = (
             SQL(
                 """AND NOT EXISTS (SELECT 1 FROM openlines_message p
@@ -101,6 +140,113 @@ class OpenlinesMessage(models.Model):
             )
         )
         return self.browse([r[0] for r in rows])
+
+    def _claim_inbound(self, limit):
+        """Lock and return up to ``limit`` due inbound rows, taken round-robin across channels.
+
+        Each channel offers its oldest due rows (``_inbound_fair_idx``, one
+        short index scan per channel); the batch takes the first of every
+        channel, then the second... so a channel flooded with thousands of rows
+        gets its share of a batch, never all of it, and another channel's row
+        waits one batch at most. Rows of one channel stay in id order, hence
+        each conversation's order. Returned in id order.
+        """
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT m.id FROM openlines_message m
+                WHERE m.id IN (
+                    SELECT f.id FROM (
+                        SELECT d.id, row_number() OVER (PARTITION BY c.id ORDER BY d.id) AS turn
+                          FROM openlines_channel c
+                          CROSS JOIN LATERAL (
+                              SELECT q.id FROM openlines_message q
+                               WHERE q.channel_id = c.id AND q.direction = 'in'
+                                 AND q.state IN ('pending', 'retry') AND q.next_attempt_dt <= %(now)s
+                               ORDER BY q.id LIMIT %(limit)s) d
+                    ) f ORDER BY f.turn, f.id LIMIT %(limit)s)
+                  AND m.state IN ('pending', 'retry')
+                ORDER BY m.id FOR UPDATE SKIP LOCKED""",
+                now=fields.Datetime.now(),
+                limit=limit,
+            )
+        )
+        return self.browse([r[0] for r in rows])
+
+    def _start_attempts(self):
+        """Count this attempt of the claimed inbound rows, before any risky work; return the rows to handle.
+
+        The caller commits right after: a row whose processing kills its
+        worker (a time or memory limit) is then seen as attempted, kept from
+        the other workers for :data:`LEASE_SECONDS`, and given up after
+        :data:`MAX_UNFINISHED` unfinished attempts (or :data:`MAX_ATTEMPTS`
+        in all) instead of coming back forever.
+        """
+        exhausted = self.filtered(
+            lambda r: r.attempts >= MAX_ATTEMPTS or (r.attempt_started and r.attempts >= MAX_UNFINISHED)
+        )
+        for row in exhausted:
+            row._give_up(
+                self.env._(
+                    "Given up after %(count)s attempts: the last one did not finish "
+                    "(the processing was stopped, e.g. by a time or memory limit).",
+                    count=row.attempts,
+                )
+                if row.attempt_started
+                else row.last_error or self.env._("Given up after %(count)s attempts.", count=row.attempts)
+            )
+        rows = self - exhausted
+        if rows:
+            self.env.execute_query(
+                SQL(
+                    """UPDATE openlines_message
+                          SET attempts = attempts + 1, attempt_started = %(now)s, next_attempt_dt = %(lease)s
+                        WHERE id IN %(ids)s""",
+                    now=fields.Datetime.now(),
+                    lease=fields.Datetime.now() + timedelta(seconds=LEASE_SECONDS),
+                    ids=tuple(rows.ids),
+                )
+            )
+            rows.invalidate_recordset(["attempts", "attempt_started", "next_attempt_dt"])
+        return rows
+
+    def _release(self):
+        """Give claimed rows back untouched (their attempt not counted): the batch ran out of time."""
+        if self:
+            self.env.execute_query(
+                SQL(
+                    """UPDATE openlines_message
+                          SET attempts = greatest(attempts - 1, 0), attempt_started = NULL, next_attempt_dt = %s
+                        WHERE id IN %s""",
+                    fields.Datetime.now(),
+                    tuple(self.ids),
+                )
+            )
+            self.invalidate_recordset(["attempts", "attempt_started", "next_attempt_dt"])
+
+    def _give_up(self, reason):
+        """Fail this inbound row for good: the message log, channel health and the dialog say why."""
+        self.ensure_one()
+        self.write({"state": "failed", "last_error": reason, "attempt_started": False})
+        self.channel_id._health_failure(reason)
+        try:
+            with self.env.cr.savepoint():
+                events = self.channel_id._get_connector().parse(json.loads(self.payload or "{}"))
+                chat_ids = {str(e.chat_id) for e in events if e.chat_id}
+                contact = self.env["openlines.contact"].search(
+                    [("channel_id", "=", self.channel_id.id), ("external_id", "in", list(chat_ids))], limit=1
+                )
+                dialog = contact.dialog_ids.sorted("id")[-1:]
+                if dialog:
+                    self.dialog_id = dialog
+                    dialog._post_notice(
+                        self.env._(
+                            "A message from the client could not be processed: %(reason)s "
+                            "It is kept in the message log (Retry there).",
+                            reason=reason,
+                        )
+                    )
+        except Exception:  # noqa: BLE001 - the row is failed whatever its payload: the notice is a courtesy
+            _logger.info("Open Lines: no dialog told about failed message %s", self.id, exc_info=True)
 
     def _schedule_next(self, cron_xmlid, direction):
         """Wake the cron at the earliest next attempt still waiting."""
@@ -144,17 +290,28 @@ class OpenlinesMessage(models.Model):
                 break
             failed = None
             if inbound:
-                failed = self._handle_whole_batch(batch, handler)
+                batch = batch._start_attempts()
+                Cron._commit_progress(0)  # the attempts are on record before any download or post
+                if not batch or not self._lock_inbound_again(batch):
+                    continue
+                batch = batch._relock_all()
+                failed, left = self._handle_whole_batch(batch, handler)
                 if not failed:
-                    if not Cron._commit_progress(len(batch)):
+                    left._release()
+                    if not Cron._commit_progress(len(batch - left)):
                         break
                     continue
+            ends = time.monotonic() + BATCH_SECONDS
             for index, row in enumerate(batch):
                 if index:  # inbound after a failure: the last commit released the locks, take them again
-                    if not self._try_lock_inbound():
+                    if inbound and not self._lock_inbound_again(row):
                         return
                     if not row._relock():
                         continue
+                if inbound and time.monotonic() > ends:
+                    batch[index:]._release()
+                    Cron._commit_progress(0)
+                    break
                 if failed and row == failed[0]:  # tried once already: no second call to the messenger
                     row._retry_later(failed[1])
                 else:
@@ -170,19 +327,55 @@ class OpenlinesMessage(models.Model):
         self._schedule_next(cron_xmlid, direction)
 
     def _handle_whole_batch(self, batch, handler):
-        """Handle ``batch`` in one savepoint; on a failure, nothing is written: return (row, error)."""
-        row = None
+        """Handle ``batch`` in one savepoint, starting no row after :data:`BATCH_SECONDS`.
+
+        :return: ``(failed, left)``: on a failure nothing is written and
+            ``failed`` is ``(row, error)``; ``left`` are the rows not started.
+        """
+        row, ends, left = None, time.monotonic() + BATCH_SECONDS, self.browse()
         try:
             with self.env.cr.savepoint():
                 batch._prefetch_inbound()
-                for row in batch:
+                for index, row in enumerate(batch):
+                    if index and time.monotonic() > ends:
+                        left = batch[index:]
+                        break
                     handler(row)
         except Exception as e:  # noqa: BLE001 - the batch is redone row by row, the error is recorded
             _logger.exception("Open Lines: message %s failed; the other messages of its batch are redone", row.id)
-            return row, str(e) or e.__class__.__name__
+            return (row, str(e) or e.__class__.__name__), self.browse()
         finally:
             self.env.cr.cache.pop(PREFETCH_KEY, None)
-        return None
+        return None, left
+
+    def _relock_all(self):
+        """Lock these rows again after a commit; return those still to handle (another worker may have some)."""
+        if not self:
+            return self
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT id FROM openlines_message
+                    WHERE id IN %s AND state IN ('pending', 'retry') ORDER BY id FOR UPDATE SKIP LOCKED""",
+                tuple(self.ids),
+            )
+        )
+        self.invalidate_recordset()
+        return self.browse([r[0] for r in rows])
+
+    def _lock_inbound_again(self, rows, wait=30):
+        """Take the inbound queue again after the commit of ``rows``' attempts.
+
+        Waits (up to ``wait`` seconds) for another worker's batch rather than
+        leaving ``rows`` leased for :data:`LEASE_SECONDS`; then gives them back.
+        """
+        ends = time.monotonic() + wait
+        while not self._try_lock_inbound():
+            if time.monotonic() > ends:
+                rows._release()
+                self.env["ir.cron"]._commit_progress(0)
+                return False
+            time.sleep(0.05)
+        return True
 
     def _relock(self):
         """Lock this row again after a commit released it; False if another worker holds or handled it."""
@@ -202,16 +395,21 @@ class OpenlinesMessage(models.Model):
         return self.env.execute_query(SQL("SELECT pg_try_advisory_xact_lock(%s)", INBOUND_LOCK))[0][0]
 
     def _retry_later(self, error, delay=None):
+        """Schedule the next attempt, or give up after :data:`MAX_ATTEMPTS`.
+
+        An inbound row's attempt was counted when it started (``attempt_started``).
+        """
         self.ensure_one()
-        attempts = self.attempts + 1
+        attempts = self.attempts if self.attempt_started else self.attempts + 1
         if attempts >= MAX_ATTEMPTS:
-            self.write({"state": "failed", "attempts": attempts, "last_error": error})
+            self.write({"state": "failed", "attempts": attempts, "last_error": error, "attempt_started": False})
             return
         self.write(
             {
                 "state": "retry",
                 "attempts": attempts,
                 "last_error": error,
+                "attempt_started": False,
                 "next_attempt_dt": fields.Datetime.now() + timedelta(seconds=delay or _backoff(attempts)),
             }
         )
@@ -219,6 +417,7 @@ class OpenlinesMessage(models.Model):
     # -- inbound -------------------------------------------------------------
     @api.model
     def _cron_process_inbound(self):
+        self.env["openlines.channel"]._flood_check()
         self._run_queue("in", "openlines_connector.ir_cron_openlines_process", self.__class__._process_inbound)
 
     def _process_inbound(self):
@@ -231,7 +430,7 @@ class OpenlinesMessage(models.Model):
             try:
                 events = connector.parse(json.loads(self.payload or "{}"))
             except (ValueError, KeyError, TypeError, AttributeError) as e:
-                self.write({"state": "failed", "last_error": f"Unreadable payload: {e}"})
+                self.write({"state": "failed", "last_error": f"Unreadable payload: {e}", "attempt_started": False})
                 return
         notes = []
         for event in events:
@@ -243,9 +442,12 @@ class OpenlinesMessage(models.Model):
                 "Open Lines: update %s of channel %s: %s", self.external_id, self.channel_id.id, "; ".join(notes)
             )
         if self.state == "held":  # waits for the client's consent, payload and all
+            if self.attempt_started:
+                self.attempt_started = False
             return
         self.write(
             {
+                "attempt_started": False,
                 "state": "ignored" if notes and not self.mail_message_id and not self.dialog_id else "done",
                 "last_error": "; ".join(notes) or False,
                 "payload": self.payload if notes else False,
@@ -378,7 +580,9 @@ class OpenlinesMessage(models.Model):
         dialog = contact.dialog_ids.sorted("id")[-1:]
         if not dialog:
             return self.env._("own message in a chat without dialog ignored")
-        author = dialog.operator_id.partner_id or self.env.ref("base.partner_root")
+        # an unsigned webhook (OK, Avito) can be forged: it never speaks as an employee, only as the platform
+        operator = dialog.operator_id.partner_id if getattr(connector, "signed_webhooks", True) else None
+        author = operator or self.env.ref("base.partner_root")
         message = self._post_client_message(connector, dialog, event, author=author)
         dialog._on_answer(author)
         self.write({"dialog_id": dialog.id, "mail_message_id": message.id, "remote_message_id": rid or False})
@@ -398,20 +602,63 @@ class OpenlinesMessage(models.Model):
             )
         )
 
-    def _post_client_message(self, connector, dialog, event, author=None):
-        attachments, notes = [], []
-        for file in event.files:
-            try:
-                attachments.append((file.name, connector.download(file)))
-            except FileTooLarge:
-                notes.append(
-                    self.env._(
-                        "The client sent the file %(name)s (%(size)s MB), which is over the messenger's "
-                        "download limit: ask them to send it another way.",
-                        name=file.name,
-                        size=round(file.size / 1048576, 1),
-                    )
+    def _download_files(self, connector, files):
+        """Download ``files`` within the message's limits (:data:`MESSAGE_LIMITS`); return (attachments, notes).
+
+        What is over the limits, too slow or at a refused address is left
+        out with a note to the operator; network errors are raised (retried).
+        """
+        limits = MESSAGE_LIMITS.get(self.channel_id.channel_type) or MESSAGE_LIMITS["default"]
+        attachments, notes, over = [], [], max(len(files) - limits.files, 0)
+        with download_budget(limits.seconds, limits.bytes):
+            for file in files[: limits.files]:
+                try:
+                    attachments.append((file.name, connector.download(file)))
+                except FileNotDownloaded as e:
+                    if e.reason == "budget":
+                        over += 1
+                    elif e.reason == "slow":
+                        notes.append(
+                            self.env._(
+                                "The file %(name)s was not downloaded: the messenger's server did not send it "
+                                "in time. Ask the client to send it again.",
+                                name=file.name,
+                            )
+                        )
+                    elif e.reason == "refused":
+                        notes.append(
+                            self.env._(
+                                "The file %(name)s was not downloaded: its address is not one Open Lines "
+                                "downloads from.",
+                                name=file.name,
+                            )
+                        )
+                    else:
+                        notes.append(self._too_large_note(file))
+                except FileTooLarge:
+                    notes.append(self._too_large_note(file))
+        if over:
+            notes.append(
+                self.env._(
+                    "%(count)s more files not downloaded: over the limit of %(files)s files and %(mb)s MB "
+                    "per message.",
+                    count=over,
+                    files=limits.files,
+                    mb=limits.bytes // 1048576,
                 )
+            )
+        return attachments, notes
+
+    def _too_large_note(self, file):
+        return self.env._(
+            "The client sent the file %(name)s (%(size)s MB), which is over the messenger's "
+            "download limit: ask them to send it another way.",
+            name=file.name,
+            size=round(file.size / 1048576, 1),
+        )
+
+    def _post_client_message(self, connector, dialog, event, author=None):
+        attachments, notes = self._download_files(connector, event.files)
         body = plaintext2html("\n".join(filter(None, [event.text, *notes])))
         # sudo: discuss.channel - the client posts in their own dialog
         return (
