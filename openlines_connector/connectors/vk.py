@@ -27,6 +27,7 @@ from vk_api.exceptions import ApiError, ApiHttpError, VkApiError
 from vk_api.keyboard import VkKeyboard
 
 from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
+from .fetch import DeadlineSession
 from .redact import scrub
 from .telegram import split_text
 
@@ -62,8 +63,9 @@ RETRY_SECONDS = 30
 CHATS_NOTE = "conversations (group chats) are not served"
 
 
-class _VkSession(requests.Session):
-    """A session that sends ``vk_api``'s fixed API address to ``base`` and never waits forever."""
+class _VkSession(DeadlineSession):
+    """A session that sends ``vk_api``'s fixed API address to ``base`` and never waits forever
+    (a total deadline per call: :class:`.fetch.DeadlineSession`)."""
 
     def __init__(self, base, timeout):
         super().__init__()

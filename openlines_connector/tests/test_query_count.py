@@ -100,11 +100,12 @@ FROZEN = datetime(2026, 3, 2, 10, 0)
 
 QUERIES = {
     "ack": 2,
-    "new_dialog": 93,
+    "new_dialog": 94,  # + the count of the channel's leads of the last minute (the lead rate)
     "existing_dialog": 28,
     # ten messages: about 6 each (Odoo's message_post on a livechat session) and about 55 for the
-    # batch (the cron's own bookkeeping, the claim, one prefetch per model, one flush)
-    "existing_dialog_batch": 113,
+    # batch (the cron's own bookkeeping, the flood check, the claim, the attempts counted and committed
+    # before the work, the queue and rows locked again, one prefetch per model, one flush)
+    "existing_dialog_batch": 119,
     "outbound": 9,
     "reply": 18,
 }
