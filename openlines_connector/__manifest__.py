@@ -22,6 +22,7 @@ who answers from Discuss, and is tied to the client's partner in CRM.
         "data/openlines_kpi_cron.xml",
         "views/openlines_line_views.xml",
         "views/openlines_channel_views.xml",
+        "views/openlines_channel_apple_views.xml",  # Apple Messages for Business (issue 14)
         "views/openlines_contact_views.xml",
         "views/openlines_dialog_views.xml",
         "views/openlines_message_views.xml",

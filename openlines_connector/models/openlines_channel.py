@@ -37,6 +37,8 @@ CONNECTOR_SETTINGS = (
     "wa_phone_number_id",
     "meta_page_id",
     "sender_name",
+    "apple_business_id",  # fields of openlines_channel_apple.py
+    "apple_msp_id",
 )
 
 

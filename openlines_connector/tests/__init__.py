@@ -24,3 +24,4 @@ from . import test_chatbot  # chatbot on messengers (issue 4)
 from . import test_faults
 from . import test_health
 from . import test_delivery_display
+from . import test_connector_apple, test_flow_apple  # Apple Messages for Business (issue 14)

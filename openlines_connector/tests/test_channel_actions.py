@@ -72,9 +72,11 @@ class TestChannelActions(OpenlinesCase):
         self.assertNotEqual(channel.webhook_key, self.channel.webhook_key)
 
     def test_a_messenger_without_connector_cannot_be_chosen(self):
+        from unittest.mock import patch  # noqa: PLC0415 - a registry entry, no ORM, is taken away
+
         from ..connectors.base import REGISTRY
 
-        missing = [value for value, _label in self.channel._fields["channel_type"].selection if value not in REGISTRY]
-        self.assertIn("apple", missing)
-        with self.assertRaises(ValidationError):
-            self.env["openlines.channel"].create({"name": "x", "line_id": self.line.id, "channel_type": missing[0]})
+        with patch.dict(REGISTRY):  # every listed messenger has a connector since Apple's (issue 14)
+            del REGISTRY["apple"]
+            with self.assertRaises(ValidationError):
+                self.env["openlines.channel"].create({"name": "x", "line_id": self.line.id, "channel_type": "apple"})
