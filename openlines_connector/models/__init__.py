@@ -31,3 +31,4 @@ from . import openlines_line_chatbot
 from . import openlines_dialog_chatbot
 from . import openlines_message_chatbot
 from . import openlines_channel_apple, openlines_message_apple  # Apple Messages for Business (issue 14)
+from . import openlines_demo
