@@ -6,6 +6,7 @@ from . import openlines_dialog
 from . import openlines_dialog_routing
 from . import openlines_dialog_rating
 from . import openlines_message
+from . import openlines_message_company
 from . import openlines_channel_health  # after openlines_message: extends both models
 from . import openlines_message_consent
 from . import openlines_message_delivery
@@ -14,6 +15,7 @@ from . import mail_notification
 from . import openlines_message_notification
 from . import openlines_whatsapp_template
 from . import discuss_channel
+from . import im_livechat_channel
 from . import mail_bot
 from . import res_config_settings
 from . import openlines_line_crm

@@ -1,4 +1,8 @@
+from markupsafe import escape
+
 from odoo import api, fields, models
+
+from .openlines_guard import check_system_fields
 
 
 class DiscussChannel(models.Model):
@@ -12,6 +16,9 @@ class DiscussChannel(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            # a chat made a dialog's session would send what is posted in it to that dialog's client
+            check_system_fields(self, {"openlines_dialog_id"}.intersection(vals), ())
         channels = super().create(vals_list)
         if not self.env.context.get("openlines_skip_dialog"):
             sessions = channels.filtered(lambda c: c.channel_type == "livechat" and c.livechat_channel_id)
@@ -20,11 +27,18 @@ class DiscussChannel(models.Model):
         return channels
 
     def write(self, vals):
+        check_system_fields(self, {"openlines_dialog_id"}.intersection(vals), ())
         res = super().write(vals)
         if vals.get("livechat_end_dt"):
             # sudo: openlines.dialog - ending the session (from Discuss) closes its dialog
             self.sudo().openlines_dialog_id._mark_closed()
         return res
+
+    def _attachment_to_html(self, attachment):
+        if self.env.context.get("openlines_lead_transcript"):
+            # a lead's copy of the conversation names the client's files: a link would publish them
+            return escape(f"[{attachment.name}]")
+        return super()._attachment_to_html(attachment)
 
     def _message_post_after_hook(self, message, msg_vals):
         res = super()._message_post_after_hook(message, msg_vals)

@@ -42,6 +42,12 @@ CONNECTOR_SETTINGS = (
 )
 
 
+#: settings that are credentials: stripped from stored payloads
+SECRET_SETTINGS = ("verify_token", "vk_confirmation_code", "avito_client_secret")
+#: what replaces a credential in a stored payload
+SCRUBBED = "[secret removed]"
+
+
 def _new_key(*_args):
     return secrets.token_urlsafe(32)
 
@@ -60,6 +66,7 @@ class OpenlinesChannel(models.Model):
     line_id = fields.Many2one(
         "openlines.line", string="Open Line", required=True, ondelete="restrict", index=True, tracking=True
     )
+    company_id = fields.Many2one(related="line_id.company_id", store=True, index=True, precompute=True)
     channel_type = fields.Selection(CHANNEL_TYPES, string="Messenger", required=True, default="telegram", tracking=True)
     token = fields.Char(
         groups=ADMIN, copy=False, help="The bot's access token, as the messenger gave it (e.g. Telegram's @BotFather)."
@@ -173,7 +180,7 @@ class OpenlinesChannel(models.Model):
         # sudo: openlines.channel - the webhook key itself is the capability; credentials stay server-side
         return self.sudo().search_fetch(
             [("webhook_key", "=", key)],
-            ["channel_type", "token", "webhook_secret", "api_base_url", "line_id", *CONNECTOR_SETTINGS],
+            ["channel_type", "token", "webhook_secret", "api_base_url", "line_id", "company_id", *CONNECTOR_SETTINGS],
             limit=1,
             order="id",
         )
@@ -196,6 +203,8 @@ class OpenlinesChannel(models.Model):
         instead of raising and rolling the record back.
         """
         self.ensure_one()
+        if not self.env.su:
+            self.check_access("write")  # before any call to the messenger
         channel = self.sudo()  # sudo: openlines.channel - only checks that the credentials are filled
         if channel.channel_type == "avito":
             if not (channel.avito_client_id and channel.avito_client_secret):
@@ -232,7 +241,9 @@ class OpenlinesChannel(models.Model):
         return self._notify(error, title, "danger")
 
     # -- actions -----------------------------------------------------------
+    # Each action checks the caller's right to change the channel before any messenger is called.
     def action_connect(self):
+        self.check_access("write")
         for channel in self:
             sudo_channel = channel.sudo()
             if channel.receive_mode == "webhook":
@@ -246,6 +257,7 @@ class OpenlinesChannel(models.Model):
         return True
 
     def action_disconnect(self):
+        self.check_access("write")
         for channel in self:
             if channel.receive_mode == "webhook" and channel.state in ("connected", "failing"):
                 ok, result = channel._call("delete_webhook")
@@ -256,6 +268,7 @@ class OpenlinesChannel(models.Model):
 
     def action_test(self):
         self.ensure_one()
+        self.check_access("write")
         ok, result = self._call("test")
         if not ok:
             return self._notify_failure(result)
@@ -263,16 +276,43 @@ class OpenlinesChannel(models.Model):
         return self._notify(self.env._("Connected to %(account)s.", account=result), self.env._("Connection works"))
 
     def action_regenerate_keys(self):
+        self.check_access("write")
         self.write({"webhook_key": _new_key(), "webhook_secret": _new_key(), "state": "draft"})
         return True
 
     def action_view_dialogs(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_dialog_action")
         action["domain"] = [("channel_id", "=", self.id)]
         return action
 
     # -- inbound -----------------------------------------------------------
+    def _scrub(self, payload):
+        """``payload`` without the channel's secrets (VK sends its webhook secret in every body):
+        the message log keeps the request, never a credential."""
+        channel = self.sudo()  # sudo: openlines.channel - the secrets to strip, read server-side only
+        known = [
+            value
+            for value in (channel.token, channel.webhook_secret, *(channel[name] for name in SECRET_SETTINGS))
+            if value and len(value) >= 6
+        ]
+        if not known:
+            return payload
+
+        def scrub(value):
+            if isinstance(value, str):
+                for secret in known:
+                    value = value.replace(secret, SCRUBBED)
+                return value
+            if isinstance(value, dict):
+                return {key: scrub(item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [scrub(item) for item in value]
+            return value
+
+        return scrub(payload)
+
     def _ingest(self, items):
         """Store raw inbound payloads; duplicates are dropped by the unique key.
 
@@ -285,12 +325,14 @@ class OpenlinesChannel(models.Model):
         self.ensure_one()
         if not items:
             return 0
+        company_id = self.sudo().company_id.id  # sudo: openlines.channel - the row's company is its channel's
         rows = SQL(", ").join(
             SQL(
-                "(%s, 'in', %s, 'pending', %s, 0, now() at time zone 'UTC', %s, %s, now() at time zone 'UTC', %s)",
+                "(%s, %s, 'in', %s, 'pending', %s, 0, now() at time zone 'UTC', %s, %s, now() at time zone 'UTC', %s)",
                 self.id,
+                company_id,
                 ext_id,
-                json.dumps(payload, ensure_ascii=False),
+                json.dumps(self._scrub(payload), ensure_ascii=False),
                 self.env.uid or None,
                 fields.Datetime.now(),
                 self.env.uid or None,
@@ -302,7 +344,7 @@ class OpenlinesChannel(models.Model):
             SQL(
                 """WITH new AS (
                     INSERT INTO openlines_message
-                           (channel_id, direction, external_id, state, payload, attempts,
+                           (channel_id, company_id, direction, external_id, state, payload, attempts,
                             create_date, create_uid, next_attempt_dt, write_date, write_uid)
                     VALUES %s
                     ON CONFLICT (channel_id, direction, external_id) DO NOTHING

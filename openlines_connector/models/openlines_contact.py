@@ -4,6 +4,11 @@ from odoo import api, fields, models
 
 from ..connectors.base import ConnectorError
 from ..tools import PREFETCH_KEY
+from .openlines_guard import check_system_fields, fill_company
+
+#: what a user (not an administrator) may change on a contact: how it is shown; the rest ties
+#: the contact to its chat, channel, partner and consent, and is written by the addon only
+USER_FIELDS = {"name", "username", "lang"}
 
 _logger = logging.getLogger(__name__)
 
@@ -14,9 +19,15 @@ class OpenlinesContact(models.Model):
     _name = "openlines.contact"
     _description = "Open Lines client contact"
     _order = "id desc"
+    _check_company_auto = True
 
     name = fields.Char(required=True)
-    channel_id = fields.Many2one("openlines.channel", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, readonly=True, default=lambda self: self.env.company
+    )
+    channel_id = fields.Many2one(
+        "openlines.channel", required=True, ondelete="cascade", index=True, check_company=True
+    )
     channel_type = fields.Selection(related="channel_id.channel_type", store=True, string="Messenger")
     line_id = fields.Many2one(related="channel_id.line_id", store=True, string="Open Line", index=True)
     external_id = fields.Char("Chat ID", required=True, help="The messenger's id of the private chat with this client.")
@@ -28,7 +39,9 @@ class OpenlinesContact(models.Model):
     username = fields.Char(help="The client's public username in the messenger, if any.")
     phone = fields.Char(index="btree_not_null")  # the same person on another channel, by phone
     lang = fields.Char("Language", help="Language code the messenger reports for the client.")
-    partner_id = fields.Many2one("res.partner", string="Partner", required=True, ondelete="restrict", index=True)
+    partner_id = fields.Many2one(
+        "res.partner", string="Partner", required=True, ondelete="restrict", index=True, check_company=True
+    )
     is_blocked = fields.Boolean(
         "Blocked the bot", help="The client blocked the bot: messages can no longer be delivered."
     )
@@ -45,6 +58,14 @@ class OpenlinesContact(models.Model):
 
     _external_uniq = models.UniqueIndex("(channel_id, external_id)")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create(fill_company(self.env, vals_list, "channel_id", "openlines.channel"))
+
+    def write(self, vals):
+        check_system_fields(self, vals, USER_FIELDS)
+        return super().write(vals)
+
     def _compute_dialog_count(self):
         counts = dict(
             self.env["openlines.dialog"]._read_group([("contact_id", "in", self.ids)], ["contact_id"], ["__count"])
@@ -60,6 +81,7 @@ class OpenlinesContact(models.Model):
 
     def action_view_dialogs(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_dialog_action")
         action["domain"] = [("contact_id", "=", self.id)]
         return action

@@ -2,8 +2,11 @@ import base64
 import re
 
 from odoo import api, models
+from odoo.exceptions import UserError
 from odoo.fields import Domain
 from odoo.tools import email_normalize
+
+from .openlines_guard import DIRECTOR, require_group
 
 #: messengers whose user ids are the same person on every account of the company
 #: (a Telegram user has one id for every bot; a VK user one id for every community)
@@ -99,7 +102,8 @@ class OpenlinesContact(models.Model):
             )
         else:
             comment = self.env._("Client from %(channel)s", channel=channel.name)
-        vals = {"name": name, "phone": event.phone or False, "comment": comment}
+        # a client belongs to the line's company: another company's line never matches them
+        vals = {"name": name, "phone": event.phone or False, "comment": comment, "company_id": channel.company_id.id}
         lang = self._partner_lang(event.lang)
         if lang:
             vals["lang"] = lang
@@ -157,13 +161,32 @@ class OpenlinesContact(models.Model):
             old.unlink()
         dialogs.write({"partner_id": partner.id})
 
+    def _check_merge(self, partner):
+        """The caller may merge or split these contacts (a director who reaches them), into
+        ``partner``: a client (no employee's partner) of the contacts' company."""
+        require_group(self.env, DIRECTOR, self.env._("Only Open Lines directors merge and split clients."))
+        self.check_access("write")
+        partner.check_access("read")
+        if len(self.company_id) > 1:
+            raise UserError(self.env._("Contacts of several companies cannot be merged."))
+        partner = partner.sudo()  # sudo: res.partner - whose partner it is, whatever the caller may read
+        if partner.user_ids.filtered(lambda u: not u.share):
+            raise UserError(self.env._("%(partner)s is a user of this database, not a client.", partner=partner.name))
+        if partner.company_id and self.company_id != partner.company_id:
+            raise UserError(
+                self.env._("%(partner)s belongs to another company than these contacts.", partner=partner.name)
+            )
+
     def action_split(self):
         """Give each contact a partner of its own (a client wrongly matched with another)."""
-        for contact in self:
-            partner = self.env["res.partner"].create(
+        require_group(self.env, DIRECTOR, self.env._("Only Open Lines directors merge and split clients."))
+        self.check_access("write")
+        for contact in self.sudo():  # sudo: the caller's rights are checked above; the ties are the addon's
+            partner = contact.env["res.partner"].create(
                 {
                     "name": contact.name,
                     "phone": contact.phone or False,
+                    "company_id": contact.company_id.id,
                     "comment": self.env._("Client from %(channel)s", channel=contact.channel_id.name),
                 }
             )

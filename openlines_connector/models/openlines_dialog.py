@@ -3,10 +3,11 @@ from datetime import timedelta
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
 
 from ..tools import PREFETCH_KEY
+from .openlines_guard import ADMIN, DIRECTOR, MANAGER, check_system_fields, fill_company, mail_fields
 
 DIALOG_STATES = [
     ("queued", "Queued"),
@@ -29,14 +30,21 @@ class OpenlinesDialog(models.Model):
     _description = "Open Lines dialog"
     _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "id desc"
+    _check_company_auto = True
 
     name = fields.Char(required=True)
-    line_id = fields.Many2one("openlines.line", string="Open Line", required=True, index=True, ondelete="restrict")
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, readonly=True, default=lambda self: self.env.company
+    )
+    line_id = fields.Many2one(
+        "openlines.line", string="Open Line", required=True, index=True, ondelete="restrict", check_company=True
+    )
     channel_id = fields.Many2one(
         "openlines.channel",
         string="Channel",
         index="btree_not_null",
         ondelete="restrict",
+        check_company=True,
         help="The messenger channel the client writes from; empty for the site's chat widget.",
     )
     source = fields.Selection(
@@ -47,7 +55,7 @@ class OpenlinesDialog(models.Model):
         help="Where the client writes from: a messenger or the chat widget on the site.",
     )
     contact_id = fields.Many2one(
-        "openlines.contact", string="Client contact", index="btree_not_null", ondelete="restrict"
+        "openlines.contact", string="Client contact", index="btree_not_null", ondelete="restrict", check_company=True
     )
     partner_id = fields.Many2one("res.partner", string="Client", index="btree_not_null", tracking=True)
     discuss_channel_id = fields.Many2one(
@@ -79,6 +87,20 @@ class OpenlinesDialog(models.Model):
         for dialog in self:
             dialog.source = dialog.channel_id.channel_type or "site"
 
+    @api.constrains("line_id", "channel_id", "contact_id", "partner_id", "discuss_channel_id")
+    def _check_conversation(self):
+        """A dialog's client, channel, session and line belong together."""
+        for dialog in self.sudo():  # sudo: the check reads the records the dialog points to, whoever wrote it
+            contact, session = dialog.contact_id, dialog.discuss_channel_id
+            if contact and (contact.channel_id != dialog.channel_id or contact.partner_id != dialog.partner_id):
+                raise ValidationError(self.env._("A dialog's channel and client are those of its contact."))
+            if bool(contact) != bool(dialog.channel_id):
+                raise ValidationError(self.env._("A messenger dialog has both a channel and a contact."))
+            if session.openlines_dialog_id and session.openlines_dialog_id != dialog:
+                raise ValidationError(self.env._("This Discuss conversation belongs to another dialog."))
+            if session.channel_type != "livechat" or session.livechat_channel_id != dialog.line_id.livechat_channel_id:
+                raise ValidationError(self.env._("A dialog's conversation is a live-chat session of its line."))
+
     def _compute_failed_message_count(self):
         counts = dict(
             self.env["openlines.message"]._read_group(
@@ -87,6 +109,15 @@ class OpenlinesDialog(models.Model):
         )
         for dialog in self:
             dialog.failed_message_count = counts.get(dialog, 0)
+
+    # -- CRUD ----------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create(fill_company(self.env, vals_list, "line_id", "openlines.line"))
+
+    def write(self, vals):
+        check_system_fields(self, vals, {"name"} | mail_fields(self.env))
+        return super().write(vals)
 
     # -- creation ------------------------------------------------------------
     @api.model
@@ -125,6 +156,7 @@ class OpenlinesDialog(models.Model):
         dialog = self.create(
             {
                 "name": contact.name,
+                "company_id": contact.company_id.id,
                 "line_id": line.id,
                 "channel_id": channel.id,
                 "contact_id": contact.id,
@@ -197,6 +229,7 @@ class OpenlinesDialog(models.Model):
             vals_list.append(
                 {
                     "name": visitor.partner_id.name or visitor.guest_id.name or session.name,
+                    "company_id": line.company_id.id,
                     "line_id": line.id,
                     "partner_id": visitor.partner_id.id,
                     "discuss_channel_id": session.id,
@@ -260,16 +293,59 @@ class OpenlinesDialog(models.Model):
         self.filtered(lambda d: d.state != "closed").write({"state": "closed", "date_closed": fields.Datetime.now()})
 
     # -- actions -------------------------------------------------------------
+    # Every action checks the caller's right first (the record rules, and who may
+    # get the dialog), then works in sudo mode: the fields it changes are the addon's.
+    def _check_can_act(self):
+        """The caller may act on these dialogs: write access through the roles' rules."""
+        if not self.env.su:
+            self.check_access("write")
+
+    def _check_new_operator(self, user, line):
+        """``user`` may get a dialog of ``line``: an active internal operator of the line, or a
+        director of it (who supervises it, or it names no supervisors), in the dialog's company."""
+        self.ensure_one()
+        user = user.sudo()  # sudo: res.users - the checks read the target user's groups and companies
+        line = line.sudo()  # sudo: openlines.line - and the line's operators and supervisors
+        allowed = (
+            user.active
+            and not user.share
+            and user.has_group(MANAGER)
+            and self.company_id in user.company_ids
+            and (
+                user in line.user_ids
+                or user.has_group(ADMIN)
+                or (user.has_group(DIRECTOR) and (not line.supervisor_ids or user in line.supervisor_ids))
+            )
+        )
+        if not allowed:
+            raise UserError(
+                self.env._(
+                    "%(user)s cannot get dialogs of the line %(line)s: only its active operators and directors can.",
+                    user=user.name or "?",
+                    line=line.name,
+                )
+            )
+
     def action_take(self):
         """The current user takes the dialog: joins its Discuss session as operator."""
         self.ensure_one()
+        self._check_can_act()
         if self.state == "closed":
             raise UserError(self.env._("This dialog is closed."))
-        self.action_take_as(self.env.user)
+        self._check_new_operator(self.env.user, self.line_id)
+        self.sudo()._take_as(self.env.user)
         return self.action_open_discuss()
 
     def action_take_as(self, user):
-        """Make ``user`` the dialog's operator and a member of its session."""
+        """Make ``user`` the dialog's operator: a take, or a hand-over with the same checks as a transfer."""
+        self.ensure_one()
+        self._check_can_act()
+        self._check_new_operator(user, self.line_id)
+        self.sudo()._take_as(user)
+        return True
+
+    def _take_as(self, user):
+        """Make ``user`` the dialog's operator and a member of its session (callers checked the rights)."""
         self.ensure_one()
         channel = self.discuss_channel_id.sudo()  # sudo: discuss.channel - the operator joins the session
         if user.partner_id not in channel.channel_member_ids.partner_id:
@@ -278,18 +354,21 @@ class OpenlinesDialog(models.Model):
         self.write({"operator_id": user.id, "state": "assigned" if self.state == "queued" else self.state})
 
     def action_close(self):
+        self._check_can_act()
         for dialog in self:
             # sudo: discuss.channel - closing a dialog ends its session
             dialog.discuss_channel_id.sudo().livechat_end_dt = fields.Datetime.now()
-        self._mark_closed()
+        self.sudo()._mark_closed()
         return True
 
     def action_reopen(self):
-        self.filtered(lambda d: d.state == "closed")._reopen()
+        self._check_can_act()
+        self.sudo().filtered(lambda d: d.state == "closed")._reopen()
         return True
 
     def action_open_discuss(self):
         self.ensure_one()
+        self.check_access("read")
         return {
             "type": "ir.actions.client",
             "tag": "mail.action_discuss",
@@ -298,9 +377,22 @@ class OpenlinesDialog(models.Model):
 
     def action_view_message_log(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_message_action")
         action["domain"] = [("dialog_id", "=", self.id)]
         return action
+
+    def _lead_transcript(self):
+        """The conversation as the lead's chatter gets it: a link to the dialog, and the text of the
+        conversation without links to the client's files (a lead is read by every salesperson);
+        a line with supervisors keeps its conversations to them: the lead gets the link only."""
+        self.ensure_one()
+        title = self.env._("Conversation of the dialog %(link)s", link=self._dialog_link())
+        if self.sudo().line_id.supervisor_ids:  # sudo: openlines.line - whoever closes the dialog
+            return Markup("<p>%s</p>") % title
+        # sudo: discuss.channel - the transcript of the dialog's own session, attachments by name only
+        session = self.discuss_channel_id.sudo().with_context(openlines_lead_transcript=True)
+        return Markup("<p>%s</p>%s") % (title, session._get_channel_history())
 
     # -- demo ----------------------------------------------------------------
     @api.model
@@ -344,7 +436,7 @@ class OpenlinesDialog(models.Model):
             contact = self.env["openlines.contact"]._get_or_create(channel, event)
             dialog = self._create_for_contact(contact)
             if not dialog.operator_id:
-                dialog.action_take_as(admin)
+                dialog._take_as(admin)
             session = dialog.discuss_channel_id.with_context(openlines_inbound=True)
             for who, text in messages:
                 from_client = who == "client"

@@ -224,7 +224,7 @@ class OpenlinesDialog(models.Model):
             return
         operator = line._pick_operator(exclude=self.skipped_operator_ids)
         if operator:
-            self.action_take_as(operator)
+            self._take_as(operator)
             session.livechat_failure = "no_answer"
         else:
             self._enter_queue()

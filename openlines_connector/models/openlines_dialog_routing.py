@@ -122,9 +122,9 @@ class OpenlinesDialog(models.Model):
             subtype_xmlid="mail.mt_comment",
         )
 
-    def action_take_as(self, user):
+    def _take_as(self, user):
         """``user`` gets the dialog; other operators it was offered to leave the session."""
-        res = super().action_take_as(user)
+        res = super()._take_as(user)
         if self.line_id.distribution_mode == "all":
             # sudo: discuss.channel.member - offered operators who did not take it leave the session
             self.discuss_channel_id.sudo().channel_member_ids.filtered(
@@ -137,7 +137,7 @@ class OpenlinesDialog(models.Model):
         user = author.user_ids[:1] if author else self.env["res.users"]
         if user and not user.share:
             for dialog in self.filtered(lambda d: not d.operator_id and d.state != "closed"):
-                dialog.action_take_as(user)  # answering a queued or offered dialog takes it
+                dialog._take_as(user)  # answering a queued or offered dialog takes it
         res = super()._on_answer(author)
         self.filtered("assign_deadline").write({"assign_deadline": False})
         return res
@@ -166,14 +166,31 @@ class OpenlinesDialog(models.Model):
 
     # -- operators' actions ------------------------------------------------------------
     def action_transfer(self, user_id=False, line_id=False, note=False):
-        """Hand the dialog to another operator, or to another line's queue, with a note."""
+        """Hand the dialog to another operator, or to another line's queue, with a note.
+
+        The caller must be allowed to act on the dialog (a manager on his own, a director on the
+        lines he supervises); the new operator must be an active operator (or director) of the
+        line, and a new line must be active and of the dialog's company.
+        """
         self.ensure_one()
+        self._check_can_act()
         if self.state == "closed":
             raise UserError(self.env._("A closed dialog cannot be transferred."))
-        user = self.env["res.users"].browse(user_id)
-        line = self.env["openlines.line"].browse(line_id)
+        # sudo: res.users, openlines.line - the targets are checked below, whatever the caller may read
+        user = self.env["res.users"].sudo().browse(user_id).exists()
+        line = self.env["openlines.line"].sudo().browse(line_id).exists()
         if not user and not line:
             raise UserError(self.env._("Choose an operator or a line to transfer the dialog to."))
+        if line and (not line.active or line.company_id != self.company_id):
+            raise UserError(
+                self.env._("The dialog can only go to an active line of its company, not to %(line)s.", line=line.name)
+            )
+        if user:
+            self._check_new_operator(user, line or self.line_id)
+        self.sudo()._transfer(user, line, note)
+        return True
+
+    def _transfer(self, user, line, note):
         before = self.operator_id.name or self.env._("the queue")
         if line and line != self.line_id:
             self._leave_operator()
@@ -183,11 +200,10 @@ class OpenlinesDialog(models.Model):
             wake_cron(self.env, CRON)
         if user:
             self._leave_operator()
-            self.action_take_as(user)
+            self._take_as(user)
         after = self.operator_id.name or self.line_id.name
         text = self.env._("Transferred from %(before)s to %(after)s.", before=before, after=after)
         self._post_notice(f"{text} {note}" if note else text)
-        return True
 
     def _leave_operator(self):
         """The current operator leaves the session (the dialog goes on without them)."""
@@ -216,7 +232,7 @@ class OpenlinesDialog(models.Model):
         self._leave_operator()
         following = self.line_id._pick_operator(exclude=self.skipped_operator_ids)
         if following:
-            self.action_take_as(following)
+            self._take_as(following)
         else:
             root = self.env.ref("base.partner_root")
             # sudo: discuss.channel - nobody has the session any more: OdooBot holds it, looking for help
@@ -240,7 +256,7 @@ class OpenlinesDialog(models.Model):
             for dialog in dialogs:
                 operator = line._pick_operator(exclude=dialog.skipped_operator_ids)
                 if operator:
-                    dialog.action_take_as(operator)
+                    dialog._take_as(operator)
                 elif line.distribution_mode == "all":
                     dialog._offer(line._available_operators(dialog.skipped_operator_ids))
 

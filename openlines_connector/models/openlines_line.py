@@ -21,6 +21,7 @@ class OpenlinesLine(models.Model):
     _inherits = {"im_livechat.channel": "livechat_channel_id"}
     _inherit = ["mail.thread"]
     _order = "sequence, id"
+    _check_company_auto = True
 
     livechat_channel_id = fields.Many2one(
         "im_livechat.channel",
@@ -32,7 +33,7 @@ class OpenlinesLine(models.Model):
     )
     active = fields.Boolean(default=True, tracking=True)
     sequence = fields.Integer(default=10)
-    company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
     channel_ids = fields.One2many("openlines.channel", "line_id", string="Channels")
     dialog_ids = fields.One2many("openlines.dialog", "line_id", string="Dialogs")
     channel_count = fields.Integer(compute="_compute_counts", string="Channel count")
@@ -73,6 +74,7 @@ class OpenlinesLine(models.Model):
     resource_calendar_id = fields.Many2one(
         "resource.calendar",
         string="Working hours",
+        check_company=True,
         help="Operators get dialogs only within these hours (and the calendar's holidays). Empty: always.",
     )
     queue_message = fields.Text(
@@ -113,7 +115,10 @@ class OpenlinesLine(models.Model):
         help="What happens to a dialog that starts outside the working hours.",
     )
     off_hours_line_id = fields.Many2one(
-        "openlines.line", string="Off-hours line", help="The line that takes dialogs started off hours."
+        "openlines.line",
+        string="Off-hours line",
+        check_company=True,
+        help="The line that takes dialogs started off hours.",
     )
     client_lang_id = fields.Many2one(
         "res.lang",
@@ -189,6 +194,9 @@ class OpenlinesLine(models.Model):
         return self.with_context(lang=lang)[field] or ""
 
     def write(self, vals):
+        moving = self.filtered(lambda line: "company_id" in vals and line.company_id.id != vals["company_id"])
+        if moving.sudo().dialog_ids:  # sudo: openlines.dialog - any dialog, whoever may read it
+            raise UserError(self.env._("A line with dialogs cannot move to another company: create a new line there."))
         if "consent_text" in vals:
             for line in self:
                 super(OpenlinesLine, line).write({"consent_version": line.consent_version + 1})
@@ -220,6 +228,7 @@ class OpenlinesLine(models.Model):
 
     def action_view_dialogs(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_dialog_action")
         action["domain"] = [("line_id", "=", self.id)]
         action["context"] = {"default_line_id": self.id}
@@ -227,6 +236,7 @@ class OpenlinesLine(models.Model):
 
     def action_view_channels(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_channel_action")
         action["domain"] = [("line_id", "=", self.id)]
         action["context"] = {"default_line_id": self.id}

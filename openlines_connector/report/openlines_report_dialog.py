@@ -21,6 +21,7 @@ class OpenlinesReportDialog(models.Model):
 
     dialog_id = fields.Many2one("openlines.dialog", string="Dialog", readonly=True)
     start_date = fields.Datetime("Started", readonly=True)
+    company_id = fields.Many2one("res.company", string="Company", readonly=True)
     line_id = fields.Many2one("openlines.line", string="Open Line", readonly=True)
     channel_id = fields.Many2one("openlines.channel", string="Channel", readonly=True)
     source = fields.Selection(selection=lambda self: self.env["openlines.dialog"]._selection_source(), readonly=True)
@@ -48,7 +49,8 @@ class OpenlinesReportDialog(models.Model):
     @property
     def _table_query(self):
         return SQL(
-            """SELECT d.id, d.id AS dialog_id, d.create_date AS start_date, d.line_id, d.channel_id, d.source,
+            """SELECT d.id, d.id AS dialog_id, d.create_date AS start_date, d.company_id, d.line_id, d.channel_id,
+                      d.source,
                       d.operator_id, d.partner_id, d.kpi_first_answer_partner_id AS first_answer_partner_id,
                       d.state, COALESCE(d.is_late, FALSE) AS is_late, 1 AS nbr_dialogs,
                       CASE WHEN d.is_late THEN 1 ELSE 0 END AS nbr_late,
