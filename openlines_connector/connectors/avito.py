@@ -1,11 +1,15 @@
 """Avito Messenger connector, over ``requests``.
 
-Authentication: OAuth2 client credentials at ``{api_base_url}/token``.  The
+Authentication: OAuth2 client credentials at ``{api_base_url}/token/`` (the
+address as developers.avito.ru documents it, trailing slash included).  The
 token is cached per (API address, client id) in a class-level dict guarded by
 a lock, renewed a minute before it expires and once more when the API answers
-401.  Webhook v3: Avito signs nothing (a signature header is mentioned by
-community code, algorithm unknown), so the random webhook key in the URL is
-the secret and :meth:`AvitoConnector.verify` accepts.
+401 or 403 (an expired token answers 403).  Webhook v3: Avito signs nothing (a
+signature header is mentioned by community code, algorithm unknown), so the
+random webhook key in the URL is the secret and :meth:`AvitoConnector.verify`
+accepts; for the same reason an inbound message never speaks as an employee
+(``signed_webhooks = False``): the seller's own message (an echo) is accepted
+only from the configured account and shown as the platform's.
 
 A message about an item (``u2i`` chat) carries the item's title and link in
 :attr:`InboundEvent.note` ("Avito item: <title> — <url>"); the processing
@@ -24,6 +28,8 @@ import time
 import requests
 
 from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
+from .redact import scrub
+from .fetch import api_request
 
 _logger = logging.getLogger(__name__)
 
@@ -31,6 +37,9 @@ RETRY_SECONDS = 30
 MAX_DOWNLOAD = 50 * 1024 * 1024
 MAX_UPLOAD = 24 * 1024 * 1024  # uploadImages limit
 TOKEN_MARGIN = 60  # seconds before expiry at which the token is renewed
+TOKEN_PATH = "/token/"  # developers.avito.ru: POST https://api.avito.ru/token/
+#: an answer that may mean "this token is no longer valid": get a new one and try once more
+RENEW_STATUSES = (401, 403)
 ITEM_URL = "https://www.avito.ru/{}"
 WEBHOOK_PATH = "/openlines/webhook/"
 ITEM_CACHE_SIZE = 512
@@ -78,6 +87,8 @@ class AvitoConnector(Connector):
 
     channel_type = "avito"
     default_api_base_url = "https://api.avito.ru"
+    #: Avito signs no webhook: nothing inbound may speak as an employee
+    signed_webhooks = False
 
     _tokens = {}  # (api base, client id) -> (token, expiry timestamp)
     _token_lock = threading.Lock()
@@ -104,15 +115,16 @@ class AvitoConnector(Connector):
     def _fetch_token(self):
         data = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
         try:
-            response = requests.post(f"{self.api_base_url}/token", data=data, timeout=self.timeout)
+            response = api_request("POST", f"{self.api_base_url}{TOKEN_PATH}", data=data, timeout=self.timeout)
             result = response.json()
         except requests.RequestException as exc:
-            raise ConnectorError(f"Avito unreachable (token): {exc}", retry_after=RETRY_SECONDS) from None
+            text = scrub(exc, self.client_secret)
+            raise ConnectorError(f"Avito unreachable (token): {text}", retry_after=RETRY_SECONDS) from None
         except ValueError:
             raise ConnectorError(f"Avito token: HTTP {response.status_code}", RETRY_SECONDS) from None
         if response.status_code != 200 or not result.get("access_token"):
             retry = RETRY_SECONDS if response.status_code >= 500 else None
-            error = result.get("error_description") or result.get("error") or response.status_code
+            error = scrub(result.get("error_description") or result.get("error") or response.status_code, self.client_secret)
             raise ConnectorError(f"Avito refused the client credentials: {error}", retry, response.status_code)
         return result["access_token"], time.time() + int(result.get("expires_in") or 3600)
 
@@ -123,16 +135,18 @@ class AvitoConnector(Connector):
 
     # -- plumbing -----------------------------------------------------------------
     def _request(self, method, path, **kwargs):
-        """Call the API with the bearer token (renewed once on 401); return the JSON answer."""
+        """Call the API with the bearer token (renewed once on 401 or 403); return the JSON answer."""
         for renew in (False, True):
-            headers = {"Authorization": f"Bearer {self._token(renew)}"}
+            token = self._token(renew)
+            headers = {"Authorization": f"Bearer {token}"}
             try:
-                response = requests.request(
+                response = api_request(
                     method, f"{self.api_base_url}{path}", headers=headers, timeout=self.timeout, **kwargs
                 )
             except requests.RequestException as exc:
-                raise ConnectorError(f"Avito unreachable: {exc}", retry_after=RETRY_SECONDS) from None
-            if response.status_code != 401:
+                text = scrub(exc, token, self.client_secret)
+                raise ConnectorError(f"Avito unreachable: {text}", retry_after=RETRY_SECONDS) from None
+            if response.status_code not in RENEW_STATUSES:
                 break
         return self._result(response)
 
@@ -187,6 +201,9 @@ class AvitoConnector(Connector):
         if value.get("type") in ("system", "deleted") or author in ("", "0"):
             return InboundEvent("ignore", note=f"Avito {value.get('type')} message", **person)
         if author == _sid(value.get("user_id")) or (self.user_id and author == self.user_id):
+            # the seller's own message: only from the configured account (an unsigned webhook can claim any id)
+            if not self.user_id or author != self.user_id or _sid(value.get("user_id")) != self.user_id:
+                return InboundEvent("ignore", note="Avito message of an account other than this channel's", **person)
             return InboundEvent("echo", text=text, files=files, remote_message_id=remote_id, **person)
         if not text and not files:
             return InboundEvent("ignore", note=f"Avito {value.get('type')!r} message without content", **person)

@@ -8,7 +8,13 @@ connector does not see the client address (``verify`` gets headers, body and
 query only): filter those networks at the proxy if wanted.
 
 The token travels in the query string (``access_token``): error messages
-built here are scrubbed of it.
+built here are scrubbed of it, in every encoding (:func:`.redact.scrub`).
+
+Outbound (apiok.ru, graph.user.messages and graph.chat.answer): an IMAGE
+given by URL may appear once per request, so a message with several
+pictures is several requests; buttons are an ``INLINE_KEYBOARD``
+attachment of ``CALLBACK`` buttons whose press comes back as a
+``MESSAGE_CALLBACK`` webhook, acknowledged with ``/graph/<chat>/answer``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import logging
 import requests
 
 from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
+from .redact import scrub
+from .fetch import api_request
 
 _logger = logging.getLogger(__name__)
 
@@ -30,6 +38,10 @@ RETRY_CODES = {1: 30, 2: 30, 8: 60, 11: 300}
 #: 10 permission denied, 455 the user does not accept messages from the group (docs: not verified here)
 BLOCKED_CODES = {10, 455}
 WEBHOOK_PATH = "/openlines/webhook/"
+# one IMAGE given by URL per request (apiok.ru graph.chat.answer: "specify image URL, but only 1 such
+# image can be present in request"): a message with several pictures is several requests
+#: what a button press is acknowledged with (graph.chat.answer needs a message in its body)
+ANSWER_TEXT = "✓"
 
 _FILE_KINDS = {
     "IMAGE": ("photo", "image_{}.jpg", "image/jpeg"),
@@ -100,19 +112,25 @@ class OkConnector(Connector):
 
     channel_type = "ok"
     default_api_base_url = "https://api.ok.ru"
+    #: OK signs no webhook: nothing inbound may speak as an employee
+    signed_webhooks = False
 
     # -- plumbing ---------------------------------------------------------------
     def _scrub(self, text):
-        text = str(text)
-        return text.replace(self.token, "<token>") if self.token else text
+        return scrub(text, self.token)
 
-    def _request(self, method, path, body=None):
+    def _request(self, method, path, body=None, params=None):
         url = f"{self.api_base_url}{path}"
         headers = {"Content-Type": "application/json;charset=utf-8"}
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         try:
-            response = requests.request(
-                method, url, params={"access_token": self.token}, data=data, headers=headers, timeout=self.timeout
+            response = api_request(
+                method,
+                url,
+                params={**(params or {}), "access_token": self.token},
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             raise ConnectorError(f"OK unreachable: {self._scrub(exc)}", retry_after=RETRY_SECONDS) from None
@@ -169,28 +187,83 @@ class OkConnector(Connector):
     def download(self, file):
         return download_url(requests.get, file, MAX_DOWNLOAD, RETRY_SECONDS, timeout=self.timeout)
 
+    def acknowledge_button(self, event):
+        """``POST /graph/<chat>/answer?callbackId=``: OK wants a message in the answer's body."""
+        if not event.callback_id or not event.chat_id:
+            return
+        try:
+            self._request(
+                "POST",
+                f"/graph/{self._chat(event.chat_id)}/answer",
+                {"message": {"text": ANSWER_TEXT}},
+                params={"callbackId": event.callback_id},
+            )
+        except ConnectorError as exc:
+            _logger.warning("OK: graph.chat.answer failed: %s", exc.message)
+
     # -- outbound -------------------------------------------------------------------
+    @staticmethod
+    def _chat(chat_id):
+        return chat_id if chat_id.startswith("chat:") else f"chat:{chat_id}"
+
+    @staticmethod
+    def _keyboard(buttons):
+        rows = [[{"type": "CALLBACK", "text": str(label), "payload": str(data)}] for label, data in buttons]
+        return {"type": "INLINE_KEYBOARD", "payload": {"keyboard": {"buttons": rows}}}
+
+    def _bodies(self, message, text, images):
+        """The requests of one message: the text with the first picture, one request per further picture,
+        the buttons on the last request."""
+        bodies = [{"text": text}]
+        bodies[0]["attachments"] = [images[0]] if images else []
+        bodies += [{"attachments": [image]} for image in images[1:]]
+        if message.buttons:
+            bodies[-1]["attachments"].append(self._keyboard(message.buttons))
+        for body in bodies:
+            if not body.get("attachments"):
+                body.pop("attachments", None)
+        return bodies
+
     def send(self, message):
         # OK fetches attachments by URL: pictures go as IMAGE attachments, other files as links in the text
-        attachments, links = [], []
+        images, links = [], []
         for file in message.files:
             if not file.url:
                 raise ConnectorError(f"Odnoklassniki fetches files by URL; {file.name} has no public address")
             if (file.mimetype or "").startswith("image/"):
-                attachments.append({"type": "IMAGE", "payload": {"url": file.url}})
+                images.append({"type": "IMAGE", "payload": {"url": file.url}})
             else:
                 links.append(f"📎 {file.name}: {file.url}")
         text = "\n".join(p for p in (message.text or "", *links) if p)
-        if message.buttons:  # OK inline keyboards are not verified here: offer the choices as text
-            text = "\n".join([text, *(f"• {label}" for label, _data in message.buttons)]).strip()
-        if not text.strip() and not attachments:
+        if not text.strip() and not images:
             return []
-        chat_id = message.chat_id if message.chat_id.startswith("chat:") else f"chat:{message.chat_id}"
-        body = {"recipient": {"chat_id": chat_id}, "message": {"text": text}}
-        if attachments:
-            body["message"]["attachments"] = attachments
-        result = self._request("POST", f"/graph/me/messages/{chat_id}", body)
-        return [f"{chat_id}:{_sid((result or {}).get('message_id'))}"]
+        chat_id = self._chat(message.chat_id)
+        sent = []
+        try:
+            for body in self._bodies(message, text, images):
+                sent.append(self._post_message(chat_id, body, message))
+        except ConnectorError as exc:
+            exc.sent_ids = list(sent)
+            raise
+        return sent
+
+    def _post_message(self, chat_id, content, message):
+        path = f"/graph/me/messages/{chat_id}"
+        try:
+            result = self._request("POST", path, {"recipient": {"chat_id": chat_id}, "message": content})
+        except ConnectorError as exc:
+            keyboard = [a for a in content.get("attachments") or [] if a["type"] == "INLINE_KEYBOARD"]
+            if not keyboard or not exc.is_permanent or exc.blocked:
+                raise
+            # the keyboard was refused: offer the choices as text rather than lose the question
+            _logger.warning("OK refused an inline keyboard (%s): choices sent as text", exc.message)
+            choices = "\n".join(f"• {label}" for label, _data in message.buttons)
+            content = dict(content, text="\n".join(p for p in (content.get("text"), choices) if p))
+            content["attachments"] = [a for a in content["attachments"] if a["type"] != "INLINE_KEYBOARD"]
+            if not content["attachments"]:
+                del content["attachments"]
+            result = self._request("POST", path, {"recipient": {"chat_id": chat_id}, "message": content})
+        return f"{chat_id}:{_sid((result or {}).get('message_id'))}"
 
     # -- account ------------------------------------------------------------------------
     def set_webhook(self, url, secret):

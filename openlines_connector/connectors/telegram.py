@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 
 import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.constants import FileSizeLimit, InlineKeyboardButtonLimit, MessageLimit
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -48,16 +49,19 @@ from .base import (
     InboundFile,
     register,
 )
+from .redact import scrub
 
 _logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-MAX_DOWNLOAD = 20 * 1024 * 1024  # bots may download files up to 20 MB
-MAX_PHOTO = 10 * 1024 * 1024  # sendPhoto limit; bigger images go as documents
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
-CALLBACK_DATA_LIMIT = 64  # bytes
+# the Bot API's limits as python-telegram-bot encodes them (decimal megabytes: 20 MB is 20,000,000 bytes)
+MAX_DOWNLOAD = int(FileSizeLimit.FILESIZE_DOWNLOAD)  # bots may download files up to 20 MB
+MAX_UPLOAD = int(FileSizeLimit.FILESIZE_UPLOAD)  # multipart uploads up to 50 MB; Telegram answers 413 above
+MAX_PHOTO = int(FileSizeLimit.PHOTOSIZE_UPLOAD)  # sendPhoto limit; bigger images go as documents
+TEXT_LIMIT = int(MessageLimit.MAX_TEXT_LENGTH)
+CAPTION_LIMIT = int(MessageLimit.CAPTION_LENGTH)
+CALLBACK_DATA_LIMIT = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)  # bytes
 RETRY_SECONDS = 30
 PHOTO_TYPES = {"image/jpeg", "image/pjpeg", "image/png", "image/webp", "image/bmp"}
 GROUP_NOTE = "group chats are not served"
@@ -339,10 +343,7 @@ class TelegramConnector(Connector):
 
     # -- plumbing -----------------------------------------------------------
     def _scrub(self, text):
-        text = str(text)
-        if self.token:
-            text = text.replace(self.token, "<token>")
-        return _TOKEN_RE.sub("bot<token>", text)
+        return _TOKEN_RE.sub("bot<token>", scrub(text, self.token, self.secret))
 
     def _run(self, action):
         """Run ``await action(bot, request)`` in a fresh loop; map PTB errors."""
@@ -372,9 +373,12 @@ class TelegramConnector(Connector):
                 await request.shutdown()
 
         try:
-            return asyncio.run(session())
+            # a total deadline: PTB's timeouts bound each read, not the call (uploads and downloads included)
+            return asyncio.run(asyncio.wait_for(session(), max(4 * self.timeout, 90)))
         except TelegramError as exc:
             raise self._error(exc) from None
+        except TimeoutError:
+            raise ConnectorError("Telegram timed out: no complete answer in time", retry_after=RETRY_SECONDS) from None
 
     def _error(self, exc):
         """Translate a PTB exception into a :class:`ConnectorError` (token-free)."""
@@ -401,6 +405,9 @@ class TelegramConnector(Connector):
             return ConnectorError(f"Telegram rejected the token or method: {msg}", code=code)
         if isinstance(exc, Conflict):
             return ConnectorError(msg, code=409)
+        if isinstance(exc, NetworkError) and ("entity too large" in msg.lower() or "(413)" in msg):
+            # HTTP 413: the upload is over the Bot API's 50 MB; retrying would only fail again
+            return FileTooLarge(f"Telegram refused the file as too big (over {MAX_UPLOAD // 1000000} MB)", code=413)
         if isinstance(exc, NetworkError):  # connection failures and HTTP 5xx
             return ConnectorError(f"Telegram unreachable: {msg}", retry_after=RETRY_SECONDS)
         return ConnectorError(f"Telegram error: {msg}", retry_after=RETRY_SECONDS)
@@ -437,13 +444,13 @@ class TelegramConnector(Connector):
 
     def download(self, file):
         if (file.size or 0) > MAX_DOWNLOAD:
-            raise FileTooLarge(f"{file.name}: {file.size} bytes, over the 20 MB limit")
+            raise FileTooLarge(f"{file.name}: {file.size} bytes, over the {MAX_DOWNLOAD // 1000000} MB limit")
 
         async def action(bot, request):
             tg_file = await bot.get_file(file.ref)
             if (tg_file.file_size or 0) > MAX_DOWNLOAD:
                 size = tg_file.file_size
-                raise FileTooLarge(f"{file.name}: {size} bytes, over the 20 MB limit")
+                raise FileTooLarge(f"{file.name}: {size} bytes, over the {MAX_DOWNLOAD // 1000000} MB limit")
             # PTB reads file_path from the local disk when such a file exists there
             if not str(tg_file.file_path or "").startswith(bot.base_file_url + "/"):
                 raise ConnectorError(f"{file.name}: Telegram gave no download path")
@@ -462,6 +469,12 @@ class TelegramConnector(Connector):
     # -- outbound ---------------------------------------------------------------
     def send(self, message):
         text, files = message.text or "", list(message.files)
+        for file in files:
+            if len(file.data) > MAX_UPLOAD:
+                raise FileTooLarge(
+                    f"{file.name}: {len(file.data)} bytes, over Telegram's {MAX_UPLOAD // 1000000} MB upload limit",
+                    code=413,
+                )
         markup = _keyboard(message.buttons)
         one_caption = len(files) == 1 and text.strip() and _u16(text) <= CAPTION_LIMIT
         caption = text if one_caption else None

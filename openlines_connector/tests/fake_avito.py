@@ -1,8 +1,9 @@
 """A fake Avito API on 127.0.0.1, for tests (no Odoo import).
 
-``POST /token`` (client credentials) issues bearer tokens; every other call
-needs a live one (401 otherwise; :meth:`FakeAvito.expire_tokens` revokes
-them).  Messenger paths: ``/messenger/v3/webhook``,
+``POST /token/`` (client credentials, the address developers.avito.ru
+documents, trailing slash included: ``/token`` is not found) issues bearer
+tokens; every other call needs a live one: an expired token (see
+:meth:`FakeAvito.expire_tokens`) answers 403, as Avito does, an unknown one 401.  Messenger paths: ``/messenger/v3/webhook``,
 ``/messenger/v1/webhook/unsubscribe``, ``/messenger/v1/subscriptions``,
 ``.../chats/<chat>/messages`` (``send``), ``.../messages/image``
 (``send_image``), ``.../uploadImages`` (``upload``), ``/messenger/v2/...chats/<chat>``
@@ -18,7 +19,7 @@ from .fake_loopback import FakeServer, load_json, names
 from .fake_telegram import Upload
 
 _ROUTES = (
-    (r"^/token$", "token"),
+    (r"^/token/$", "token"),
     (r"^/messenger/v3/webhook$", "subscribe"),
     (r"^/messenger/v1/webhook/unsubscribe$", "unsubscribe"),
     (r"^/messenger/v1/subscriptions$", "subscriptions"),
@@ -48,6 +49,7 @@ class FakeAvito(FakeServer):
         super().__init__()
         self.client_id, self.client_secret, self.user_id = client_id, client_secret, user_id
         self.tokens = set()
+        self.expired = set()
         self.subscriptions = []
         self.items = {}  # chat id -> {"title", "url"}
         self.unread = {}  # chat id -> [message dicts], for polling
@@ -60,6 +62,7 @@ class FakeAvito(FakeServer):
 
     def expire_tokens(self):
         with self._lock:
+            self.expired |= self.tokens
             self.tokens.clear()
 
     def method_name(self, http_method, path):
@@ -69,6 +72,8 @@ class FakeAvito(FakeServer):
         if name == "token":
             return self._token(params)
         auth = headers.get("Authorization") or ""
+        if auth.startswith("Bearer ") and auth[7:] in self.expired:
+            return 403, {"error": {"code": 403, "message": "Forbidden: token expired"}}
         if auth[7:] not in self.tokens or not auth.startswith("Bearer "):
             return 401, {"error": {"code": 401, "message": "Unauthorized"}}
         if f"/accounts/{self.user_id}/" not in path and name not in (

@@ -12,6 +12,42 @@ import itertools
 
 from .fake_loopback import FakeServer, load_json, names
 
+#: apiok.ru, graph.chat.answer / graph.user.messages "Message format": the attachment types
+ATTACHMENT_TYPES = {
+    "IMAGE", "VIDEO", "AUDIO", "SHARE", "FILE", "CONTACT", "INLINE_KEYBOARD",
+    "LOCATION", "MUSIC", "CALL", "PRESENT", "STICKER",
+}  # fmt: skip
+#: "specify image URL, but only 1 such image can be present in request" (same pages)
+MAX_URL_IMAGES = 1
+#: at most 5 attachments in one message (issue 13's reading of the OK bot API; NOT verified, see docs/channels/ok.md)
+MAX_ATTACHMENTS = 5
+
+
+def refused_message(message):
+    """Why OK refuses a ``message`` object (error 100, PARAM), or ``""``."""
+    if not isinstance(message, dict):
+        return "message is required"
+    attachments = list(message.get("attachments") or [])
+    if message.get("attachment"):
+        attachments.append(message["attachment"])
+    if not (message.get("text") or "").strip() and not attachments:
+        return "message.text or an attachment is required"
+    if len(attachments) > MAX_ATTACHMENTS:
+        return f"at most {MAX_ATTACHMENTS} attachments"
+    if sum(1 for a in attachments if a.get("type") == "IMAGE" and (a.get("payload") or {}).get("url")) > MAX_URL_IMAGES:
+        return "only 1 image by URL in a request"
+    for attachment in attachments:
+        if attachment.get("type") not in ATTACHMENT_TYPES:
+            return f"unknown attachment type {attachment.get('type')!r}"
+        if attachment["type"] == "INLINE_KEYBOARD":
+            rows = ((attachment.get("payload") or {}).get("keyboard") or {}).get("buttons")
+            if not rows or not all(isinstance(r, list) and r for r in rows):
+                return "INLINE_KEYBOARD without buttons"
+            for button in (b for row in rows for b in row):
+                if button.get("type") == "CALLBACK" and not (button.get("text") and button.get("payload")):
+                    return "a CALLBACK button needs text and payload"
+    return ""
+
 
 def fixture_names():
     return names("ok")
@@ -43,11 +79,25 @@ class FakeOK(FakeServer):
     def route(self, name, path, params, headers):
         if params.get("access_token") != self.token:
             return 200, {"error_code": 102, "error_msg": "PARAM_SESSION_EXPIRED : Session expired"}
+        # "Content-Type: application/json;charset=utf-8 header should be specified for all Graph API POST requests"
+        # (apiok/documentation graph.user.messages/post.md)
+        if headers.get("Content-Type", "").replace(" ", "").lower() != "application/json;charset=utf-8" and (
+            name in ("messages", "answer", "subscribe", "unsubscribe")
+        ):
+            return 200, {"error_code": 100, "error_msg": "PARAM : Content-Type must be application/json;charset=utf-8"}
         if name == "messages":
             chat_id = path[len("/graph/me/messages/") :]
             if not chat_id.startswith("chat:") or (params.get("recipient") or {}).get("chat_id") != chat_id:
                 return 200, {"error_code": 100, "error_msg": "PARAM : Invalid chat_id"}
+            if refused := refused_message(params.get("message")):
+                return 200, {"error_code": 100, "error_msg": f"PARAM : {refused}"}
             return 200, {"chat_id": chat_id, "message_id": f"mid:{chat_id[5:]}.{next(self._ids):x}"}
+        if name == "answer":  # graph.chat.answer: POST /graph/chat:ID/answer?callbackId=, a message in the body
+            if not params.get("callbackId"):
+                return 200, {"error_code": 100, "error_msg": "PARAM : callbackId is required"}
+            if refused := refused_message(params.get("message")):
+                return 200, {"error_code": 100, "error_msg": f"PARAM : {refused}"}
+            return 200, {"success": True}
         if name == "subscribe":
             self.subscriptions.append({"url": params["url"], "time": 1600000000000})
             return 200, {"success": True}

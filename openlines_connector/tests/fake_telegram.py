@@ -27,7 +27,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+try:
+    from ..connectors.fetch import allow_test_origin, forbid_test_origin
+except ImportError:  # imported outside the addon (end-to-end tests): the Odoo process has its own allowance
+    allow_test_origin = forbid_test_origin = None
+
 BOT_ID_DEFAULT = 123456
+
+
+def bot_api_limits():
+    """The Bot API limits as python-telegram-bot encodes them, kept in ``fixtures/telegram/schema``."""
+    path = fixtures_dir() / "telegram" / "schema" / "ptb_constants.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _u16(text):
+    """Telegram counts message lengths in UTF-16 code units (core.telegram.org/api/entities)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def fixtures_dir():
@@ -182,10 +198,14 @@ class LoopbackServer:
         self._server.fake = self
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.name, daemon=True)
         self._thread.start()
+        if allow_test_origin:  # the addon's downloads reach this fake only (test-only allowance)
+            allow_test_origin(self.url)
         return self
 
     def stop(self):
         if self._server:
+            if forbid_test_origin:
+                forbid_test_origin(self.url)
             self._server.shutdown()
             self._server.server_close()
             self._thread.join(5)
@@ -225,6 +245,7 @@ class FakeTelegram(LoopbackServer):
         self._errors = collections.defaultdict(collections.deque)
         self._lock = threading.RLock()
         self._message_ids = itertools.count(1000)
+        self.limits = bot_api_limits()  # a test may lower one to exercise a refusal cheaply
         bot_id = token.split(":", 1)[0]
         self.bot_user = {
             "id": int(bot_id) if bot_id.isdigit() else BOT_ID_DEFAULT,
@@ -299,12 +320,37 @@ class FakeTelegram(LoopbackServer):
                 return 200, info["data"]
         return _error(404, "Not Found")
 
+    def _refused_markup(self, markup):
+        """Why the Bot API refuses ``reply_markup`` (InlineKeyboardButton.callback_data is 1-64 bytes), or ``""``."""
+        if markup is None:
+            return ""
+        if not isinstance(markup, dict) or not isinstance(markup.get("inline_keyboard"), list):
+            return "Bad Request: can't parse reply keyboard markup JSON object"
+        low = self.limits["InlineKeyboardButtonLimit.MIN_CALLBACK_DATA"]
+        high = self.limits["InlineKeyboardButtonLimit.MAX_CALLBACK_DATA"]
+        for row in markup["inline_keyboard"]:
+            for button in row:
+                data = button.get("callback_data")
+                if not button.get("text"):
+                    return "Bad Request: text buttons are unallowed in the inline keyboard"
+                if data is not None and not low <= len(str(data).encode()) <= high:
+                    return "Bad Request: BUTTON_DATA_INVALID"
+        return ""
+
+    def _refused_upload(self, info, limit_key):
+        """HTTP 413 for an upload over the Bot API's limit ("50 MB for other files", core.telegram.org/bots/api#sending-files)."""
+        if info and len(info[0]) > self.limits[limit_key]:
+            return 413, {"ok": False, "error_code": 413, "description": "Request Entity Too Large"}
+        return None
+
     def _message(self, params, **content):
         chat_id = str(params.get("chat_id", ""))
         if not chat_id:
             return _error(400, "Bad Request: chat_id is empty")
+        if refused := self._refused_markup(params.get("reply_markup")):
+            return _error(400, refused)
         caption = params.get("caption")
-        if caption is not None and len(caption) > 1024:
+        if caption is not None and _u16(caption) > self.limits["MessageLimit.CAPTION_LENGTH"]:
             return _error(400, "Bad Request: message caption is too long")
         message = {
             "message_id": next(self._message_ids),
@@ -339,7 +385,7 @@ class FakeTelegram(LoopbackServer):
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
             return _error(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
+        if _u16(text) > self.limits["MessageLimit.MAX_TEXT_LENGTH"]:
             return _error(400, "Bad Request: message is too long")
         return self._message(params, text=text)
 
@@ -347,6 +393,8 @@ class FakeTelegram(LoopbackServer):
         info = self._upload_info(params.get("photo"), "photo.jpg")
         if info is None:
             return _error(400, "Bad Request: there is no photo in the request")
+        if info[0] and len(info[0]) > self.limits["FileSizeLimit.PHOTOSIZE_UPLOAD"]:  # "10 MB max size for photos"
+            return _error(400, "Bad Request: photo is too big")
         uid = f"AgACfake{len(self.calls)}"
         sizes = [
             {
@@ -370,6 +418,8 @@ class FakeTelegram(LoopbackServer):
         info = self._upload_info(params.get("document"), "document")
         if info is None:
             return _error(400, "Bad Request: there is no document in the request")
+        if refused := self._refused_upload(info, "FileSizeLimit.FILESIZE_UPLOAD"):
+            return refused
         data, filename, content_type = info
         uid = f"BQACfake{len(self.calls)}"
         document = {
@@ -382,6 +432,8 @@ class FakeTelegram(LoopbackServer):
         return self._message(params, document=document)
 
     def _m_answerCallbackQuery(self, params):
+        if len(params.get("text") or "") > self.limits["CallbackQueryLimit.ANSWER_CALLBACK_QUERY_TEXT_LENGTH"]:
+            return _error(400, "Bad Request: MESSAGE_TOO_LONG")
         if not params.get("callback_query_id"):
             return _error(
                 400,

@@ -9,7 +9,7 @@ from .fake_avito import FakeAvito, fixture_names, load_fixture
 
 EXPECTED_KINDS = {
     "loskutnikoff_v3_text_u2i": "message",
-    "message_echo_own": "echo",
+    "message_echo_own": "ignore",  # the seller 99 is not this channel's account (11111)
     "message_text": "message",
     "message_u2u_no_item": "message",
 }
@@ -55,6 +55,21 @@ class TestAvitoParse(AvitoCase):
         self.avito.parse(payload)
         self.assertEqual(len(self.fake.calls_of("chat")), 1, "the item is read once per chat")
 
+    def test_attack_a_forged_echo_is_not_the_seller(self):
+        # author_id == user_id of the payload, but not the configured account: another account's message
+        forged = copy.deepcopy(load_fixture("message_echo_own"))
+        forged["payload"]["value"].update(author_id=4242, user_id=4242)
+        (event,) = self.avito.parse(forged)
+        self.assertEqual(event.kind, "ignore")
+        unset = AvitoConnector({"api_base_url": self.fake.url})  # no account id: no echo at all
+        self.assertEqual(unset.parse(load_fixture("message_echo_own"))[0].kind, "ignore")
+        mine = AvitoConnector({"avito_user_id": "99", "api_base_url": self.fake.url})
+        self.assertEqual(mine.parse(load_fixture("message_echo_own"))[0].kind, "echo")
+        half = copy.deepcopy(load_fixture("message_echo_own"))
+        half["payload"]["value"]["user_id"] = 4242  # claims our author id in someone else's account
+        self.assertEqual(mine.parse(half)[0].kind, "ignore")
+        self.assertFalse(AvitoConnector.signed_webhooks)
+
     def test_item_without_details_gets_its_link(self):
         (event,) = self.avito.parse(load_fixture("loskutnikoff_v3_text_u2i"))
         self.assertEqual(event.note, "Avito item: https://www.avito.ru/7463793992")
@@ -81,7 +96,14 @@ class TestAvitoParse(AvitoCase):
 
 
 class TestAvitoApi(AvitoCase):
-    def test_token_is_cached_and_renewed_on_401(self):
+    def test_token_comes_from_the_documented_address(self):
+        self.avito.test()
+        (call,) = [name for name, _params in self.fake.calls if name == "token"]
+        self.assertTrue(call)
+        self.assertFalse([name for name, _params in self.fake.calls if name == "/token"])
+
+    def test_token_is_cached_and_renewed_when_expired(self):
+        # an expired token answers 403 (the fake as Avito): renewed once, the call repeated
         self.avito.send(OutboundMessage(chat_id="c1", text="Раз"))
         self.avito.send(OutboundMessage(chat_id="c1", text="Два"))
         self.assertEqual(len(self.fake.calls_of("token")), 1)

@@ -91,12 +91,57 @@ class TestOkApi(unittest.TestCase):
         self.assertEqual(params["recipient"], {"chat_id": "chat:C404"})
         self.assertRegex(ids[0], r"^chat:C404:mid:C404\.[0-9a-f]+$")
 
-    def test_buttons_are_offered_as_text_and_files_refused(self):
+    def test_buttons_are_an_inline_keyboard_of_callback_buttons(self):
         self.ok.send(OutboundMessage(chat_id="chat:C404", text="Выберите", buttons=[("Да", "y"), ("Нет", "n")]))
-        self.assertEqual(self.fake.calls_of("messages")[0]["message"]["text"], "Выберите\n• Да\n• Нет")
+        (params,) = self.fake.calls_of("messages")
+        self.assertEqual(params["message"]["text"], "Выберите")
+        (keyboard,) = params["message"]["attachments"]
+        self.assertEqual(keyboard["type"], "INLINE_KEYBOARD")
+        rows = keyboard["payload"]["keyboard"]["buttons"]
+        self.assertEqual([(b["type"], b["text"], b["payload"]) for r in rows for b in r],
+                         [("CALLBACK", "Да", "y"), ("CALLBACK", "Нет", "n")])  # fmt: skip
         with self.assertRaises(ConnectorError) as caught:
             self.ok.send(OutboundMessage(chat_id="chat:C404", files=[OutboundFile("a.pdf", b"x")]))
         self.assertTrue(caught.exception.is_permanent)
+
+    def test_a_refused_keyboard_falls_back_to_text(self):
+        self.fake.queue_error("messages", 100, "PARAM : keyboard")
+        ids = self.ok.send(OutboundMessage(chat_id="chat:C404", text="Выберите", buttons=[("Да", "y"), ("Нет", "n")]))
+        self.assertEqual(len(ids), 1)
+        retry = self.fake.calls_of("messages")[-1]["message"]
+        self.assertEqual((retry["text"], retry.get("attachments")), ("Выберите\n• Да\n• Нет", None))
+
+    def test_one_image_by_url_per_request(self):
+        # "specify image URL, but only 1 such image can be present in request" (apiok.ru graph.chat.answer)
+        files = [
+            OutboundFile(f"p{i}.jpg", b"\xff\xd8", "image/jpeg", url=f"https://odoo.example/p{i}.jpg") for i in range(3)
+        ]
+        ids = self.ok.send(OutboundMessage(chat_id="chat:C404", text="Фото", files=files, buttons=[("OK", "ok")]))
+        calls = self.fake.calls_of("messages")
+        self.assertEqual(len(ids), 3)
+        self.assertEqual([len(c["message"]["attachments"]) for c in calls], [1, 1, 2])
+        self.assertEqual(calls[0]["message"]["text"], "Фото")
+        self.assertEqual(calls[-1]["message"]["attachments"][-1]["type"], "INLINE_KEYBOARD")
+
+    def test_the_fake_refuses_two_url_images_and_six_attachments(self):
+        two = [{"type": "IMAGE", "payload": {"url": f"https://x/{i}.jpg"}} for i in range(2)]
+        six = [{"type": "SHARE", "payload": {"url": f"https://x/{i}"}} for i in range(6)]
+        for attachments in (two, six):
+            with self.assertRaises(ConnectorError) as caught:
+                self.ok._request("POST", "/graph/me/messages/chat:C404",
+                                 {"recipient": {"chat_id": "chat:C404"}, "message": {"attachments": attachments}})  # fmt: skip
+            self.assertEqual(caught.exception.code, 100)
+
+    def test_a_button_press_is_answered(self):
+        callback = {
+            "webhookType": "MESSAGE_CALLBACK",
+            "recipient": {"chat_id": "chat:C404"},
+            "callback": {"callbackId": "cb-77", "payload": "rate:5", "user": {"user_id": "user:4", "name": "О"}},
+        }
+        (event,) = self.ok.parse(callback)
+        self.ok.acknowledge_button(event)
+        (answer,) = self.fake.calls_of("answer")
+        self.assertEqual((answer["callbackId"], answer["message"]), ("cb-77", {"text": "✓"}))
 
     def test_files_go_by_url_pictures_as_attachments_others_as_links(self):
         files = [
@@ -126,6 +171,24 @@ class TestOkApi(unittest.TestCase):
             error = caught.exception
             self.assertEqual((error.code, error.retry_after is not None, error.blocked), (code, retry, blocked))
             self.assertNotIn(self.fake.token, error.message)
+
+    def test_attack_token_with_reserved_characters_is_scrubbed_in_every_encoding(self):
+        import base64
+        import json
+        from urllib.parse import quote, quote_plus
+
+        token = "tkn1/OK+TEST=a&b:c"
+        fake = FakeOK(token=token).start()
+        self.addCleanup(fake.stop)
+        ok = OkConnector({"token": token, "api_base_url": fake.url})
+        forms = [token, quote(token, safe=""), quote(token, safe="").lower(), quote_plus(token),
+                 json.dumps(token)[1:-1], base64.b64encode(token.encode()).decode()]  # fmt: skip
+        for form in forms:
+            fake.queue_error("messages", 100, f"PARAM : bad request ?access_token={form}")
+            with self.assertRaises(ConnectorError) as caught:
+                ok.send(OutboundMessage(chat_id="chat:C404", text="x"))
+            self.assertNotIn(form, caught.exception.message)
+            self.assertIn("<secret>", caught.exception.message)
 
     def test_http_500_and_unreachable_retry(self):
         self.fake.down = True

@@ -519,6 +519,38 @@ class TestTelegramErrors(TelegramApiCase):
         self.assertFields(caught.exception, is_permanent=True, code=401)
         self.assertNotIn("999:WRONG", str(caught.exception))
 
+    def test_an_upload_refused_with_413_is_a_clear_permanent_file_too_big(self):
+        # Telegram answers HTTP 413 over 50 MB (core.telegram.org/bots/api#sending-files); the fake's
+        # limit is lowered here so that the test does not move 50 MB
+        self.fake.limits["FileSizeLimit.FILESIZE_UPLOAD"] = 1000
+        error = self.send_fails("", files=[OutboundFile("big.pdf", b"%" * 2000, "application/pdf")])
+        self.assertIs(type(error), FileTooLarge)
+        self.assertFields(error, retry_after=None, code=413, blocked=False)
+        self.assertIn("too big", error.message)
+
+    def test_a_file_over_the_upload_limit_is_refused_before_any_call(self):
+        big = OutboundFile("film.mp4", bytes(50_000_001), "video/mp4")
+        error = self.send_fails("Фильм", files=[big])
+        self.assertIs(type(error), FileTooLarge)
+        self.assertEqual(self.fake.calls, [])
+
+    def test_a_photo_over_ptb_photo_limit_goes_as_a_document(self):
+        # PHOTOSIZE_UPLOAD is 10,000,000 bytes (decimal), less than 10 MiB: sendPhoto would refuse it
+        photo = OutboundFile("big.jpg", b"\xff\xd8" + bytes(10_200_000), "image/jpeg")
+        self.send(files=[photo])
+        self.assertEqual(self.methods(), ["sendDocument"])
+
+    def test_attack_token_in_any_encoding_is_scrubbed(self):
+        from urllib.parse import quote, quote_plus
+
+        token = self.fake.token
+        for form in (token, quote(token, safe=""), quote_plus(token), quote(token, safe="").lower()):
+            with self.subTest(form=form):
+                from telegram import error as tg
+
+                error = self.connector._error(tg.NetworkError(f"failed: {form}"))
+                self.assertNotIn(token.split(":")[1], error.message)
+
     def test_partial_send_reports_sent_ids(self):
         self.fake.queue_error(
             "sendDocument", 403, "Forbidden: bot was blocked by the user"
@@ -543,6 +575,7 @@ class TestTelegramErrors(TelegramApiCase):
             (tg.InvalidToken("Not Found"), ok, None, 404, False),
             (tg.Conflict("Conflict: other getUpdates"), ok, None, 409, False),
             (tg.NetworkError(f"Bad Gateway /bot{token}/ {token}"), ok, 30, None, False),
+            (tg.NetworkError("Request Entity Too Large"), big, None, 413, False),
             (tg.TelegramError("Invalid server response"), ok, 30, None, False),
         ]
         for exc, cls, retry_after, code, blocked in cases:
@@ -683,3 +716,58 @@ class TestTelegramAccount(TelegramApiCase):
         with self.assertRaises(ConnectorError) as caught:
             self.connector.poll(0)
         self.assertFields(caught.exception, code=409, is_permanent=True)
+
+
+# -- button round trips through Odoo (HttpCase) -------------------------------------------
+from odoo.tests import tagged  # noqa: E402 - the classes above need no Odoo
+
+from .common import OpenlinesCase  # noqa: E402
+
+
+def press(update_id, chat_id, message, button):
+    """A press of ``button`` under the bot's ``message``, as Telegram sends it: the
+    ``callback_query`` update of bloodcell_callback_query.json (a logged real update) with
+    this chat, this message and this button's ``callback_data`` in ``data``."""
+    update = load_fixture("bloodcell_callback_query")
+    update["update_id"] = update_id
+    query = update["callback_query"]
+    query["from"]["id"] = query["message"]["chat"]["id"] = int(chat_id)
+    query["message"].update(message_id=message["message_id"], text=message.get("text", ""))
+    query["message"]["reply_markup"] = message["reply_markup"]
+    query["data"] = button["callback_data"]
+    return update
+
+
+@tagged("post_install", "-at_install")
+class TestTelegramButtonRoundTrip(OpenlinesCase):
+    """The buttons the bot sends come back as Telegram sends a press, and do what they offered."""
+
+    def sent_buttons(self):
+        request = self.fake.calls_of("sendMessage")[-1]
+        message = self.fake._message(request)  # the message as Telegram returns it (reply_markup included)
+        return message, [b for row in request["reply_markup"]["inline_keyboard"] for b in row]
+
+    def test_rating_asked_on_close_is_answered_by_a_button_press(self):
+        self.line.rating_request = True
+        dialog = self.client_writes(7301)
+        dialog.action_close()
+        self.send()
+        message, buttons = self.sent_buttons()
+        self.assertEqual([b["callback_data"] for b in buttons], [f"rate:{n}" for n in range(1, 6)])
+        self.receive(press(40001, 7301, message, buttons[3]))
+        rating = self.env["rating.rating"].search(
+            [("res_model", "=", "discuss.channel"), ("res_id", "=", dialog.discuss_channel_id.id)]
+        )
+        self.assertEqual((rating.rating, dialog.rating_value), (4, 4))
+        (answer,) = self.fake.calls_of("answerCallbackQuery")
+        self.assertEqual(answer["callback_query_id"], "4278655576057498272")
+
+    def test_consent_buttons_accept(self):
+        self.line.consent_required = True
+        self.receive(self.text_update(40010, 7302, "Здравствуйте"))
+        message, buttons = self.sent_buttons()
+        self.assertEqual([b["callback_data"] for b in buttons], ["consent:yes", "consent:no"])
+        self.receive(press(40011, 7302, message, buttons[0]))
+        contact = self.env["openlines.contact"].search([("channel_id", "=", self.channel.id), ("external_id", "=", "7302")])
+        self.assertTrue(contact.consent_date)
+        self.assertIn("Здравствуйте", self.client_messages(self.dialog_of("7302")).body)

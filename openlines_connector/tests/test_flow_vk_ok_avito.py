@@ -1,4 +1,10 @@
-"""VK, Odnoklassniki and Avito end to end: webhook -> Discuss -> operator answer -> the fake API."""
+"""VK, Odnoklassniki and Avito end to end: webhook -> Discuss -> operator answer -> the fake API.
+
+Button round trips: the rating asked on close goes out through the real flow (dialog close ->
+outbound row -> connector.send -> the fake), the buttons the fake received are pressed the way
+the platform sends a press (VK ``message_event``, OK ``MESSAGE_CALLBACK``), posted to the
+webhook, processed, and the rating lands in ``rating.rating``.
+"""
 
 import base64
 import copy
@@ -81,7 +87,69 @@ class TestFlowVkOkAvito(OpenlinesCase):
         self.operator_reply(dialog, text, attachments=attachments)
         self.send()
 
+    def rating_asked_on_close(self, channel, chat_id):
+        """Close the dialog of ``chat_id`` with a rating request and send what it queued."""
+        self.line.rating_request = True
+        dialog = self.dialog_on(channel, chat_id)
+        dialog.action_close()
+        self.send()
+        return dialog
+
+    def assert_rated(self, dialog, value):
+        rating = self.env["rating.rating"].search(
+            [("res_model", "=", "discuss.channel"), ("res_id", "=", dialog.discuss_channel_id.id)]
+        )
+        self.assertEqual((rating.rating, dialog.rating_value), (value, value))
+
     # -- VK ------------------------------------------------------------------
+    def test_vk_rating_round_trip(self):
+        self.post_vk(vk_private(text="Спасибо"))
+        self.process()
+        dialog = self.rating_asked_on_close(self.vk_channel, str(PEER))
+        keyboard = self.vk.sent[-1]["keyboard"]
+        buttons = [b["action"] for row in keyboard["buttons"] for b in row]
+        self.assertEqual([b["type"] for b in buttons], ["callback"] * 5)
+        # a press as VK sends it: message_event with the button's payload (an object) and an event_id
+        # (fixtures/vk/message_event_button.json, moved to the private chat)
+        press = copy.deepcopy(vk_fixture("message_event_button"))
+        press["event_id"] = "evt-press-1"
+        press["object"].update(peer_id=PEER, user_id=PEER, payload=json.loads(buttons[2]["payload"]))
+        self.assertEqual(self.post_vk(press).text, "ok")
+        self.process()
+        self.assert_rated(dialog, 3)
+        (answer,) = self.vk.calls_of("messages.sendMessageEventAnswer")
+        self.assertEqual((answer["event_id"], answer["user_id"]), ("1776a756b921", str(PEER)))
+
+    def test_vk_consent_round_trip(self):
+        self.line.consent_required = True
+        self.post_vk(vk_private(text="Здравствуйте", event_id="evt-c1", peer_id=PEER + 1, from_id=PEER + 1))
+        self.process()
+        buttons = [b["action"] for row in self.vk.sent[-1]["keyboard"]["buttons"] for b in row]
+        press = copy.deepcopy(vk_fixture("message_event_button"))
+        press["event_id"] = "evt-c2"
+        press["object"].update(peer_id=PEER + 1, user_id=PEER + 1, payload=json.loads(buttons[0]["payload"]))
+        self.post_vk(press)
+        self.process()
+        dialog = self.dialog_on(self.vk_channel, str(PEER + 1))
+        self.assertTrue(dialog.contact_id.consent_date)
+        self.assertIn("Здравствуйте", self.client_messages(dialog).body)
+
+    def test_vk_connect_registers_the_callback_server(self):
+        self.vk.callback_servers.clear()
+        self.vk_channel.action_connect()
+        (server,) = self.vk.callback_servers
+        self.assertLessEqual(len(server["title"]), 14)
+        self.assertEqual(server["url"], self.vk_channel.webhook_url)
+        self.assertEqual(self.vk.callback_settings["message_event"], "1")
+
+    @mute_logger("odoo.addons.openlines_connector.controllers.webhook")
+    def test_attack_vk_deep_json_and_confirmation_without_the_secret(self):
+        deep = b'{"type": "confirmation", "group_id": 203076503, "x": ' + b"[" * 50000 + b"]" * 50000 + b"}"
+        self.assertEqual(self.post(self.vk_channel, None, raw=deep).status_code, 403)
+        response = self.post_vk(vk_fixture("confirmation"), secret=None)
+        self.assertEqual(response.status_code, 403)
+        self.assertNotIn("c0de42", response.text)
+
     def test_vk_confirmation_answers_the_code_as_plain_text(self):
         response = self.post_vk(vk_fixture("confirmation"))
         self.assertEqual((response.status_code, response.text), (200, "c0de42"))
@@ -209,8 +277,28 @@ class TestFlowVkOkAvito(OpenlinesCase):
         self.assertEqual(image["type"], "IMAGE")
         self.assertIn("/web/content/", image["payload"]["url"])
         self.assertIn("access_token=", image["payload"]["url"])
-        self.assertRegex(call["message"]["text"], r"📎 invoice\.pdf: \S+/web/content/\d+\?access_token=")
+        self.assertRegex(call["message"]["text"], r"📎 invoice\.pdf: \S+/web/content/\d+(/invoice\.pdf)?\?access_token=")
         self.assertEqual(self.rows_of(self.ok_channel, "out").state, "done")
+
+    def test_ok_rating_round_trip(self):
+        self.assertEqual(self.post(self.ok_channel, ok_fixture("message_created")).status_code, 200)
+        self.process()
+        dialog = self.rating_asked_on_close(self.ok_channel, "chat:C404")
+        (keyboard,) = [a for a in self.ok.calls_of("messages")[-1]["message"]["attachments"] if a["type"] == "INLINE_KEYBOARD"]
+        buttons = [b for row in keyboard["payload"]["keyboard"]["buttons"] for b in row]
+        # a press as the OK bot API sends it: webhookType MESSAGE_CALLBACK with the button's payload
+        press = {
+            "webhookType": "MESSAGE_CALLBACK",
+            "timestamp": 1700000000000,
+            "recipient": {"chat_id": "chat:C404"},
+            "callback": {"callbackId": "cb-rate-5", "payload": buttons[4]["payload"],
+                         "user": {"user_id": "user:1", "name": "Ольга"}},
+        }  # fmt: skip
+        self.assertEqual(self.post(self.ok_channel, press).status_code, 200)
+        self.process()
+        self.assert_rated(dialog, 5)
+        (answer,) = self.ok.calls_of("answer")
+        self.assertEqual(answer["callbackId"], "cb-rate-5")
 
     # -- Avito -----------------------------------------------------------------
     def test_avito_answer_with_a_document_sends_its_link(self):
@@ -221,7 +309,7 @@ class TestFlowVkOkAvito(OpenlinesCase):
         dialog = self.dialog_on(self.avito_channel, "u2i-Xx0YzAbCdEfGh1JkLmNoP")
         self.answer_and_send(dialog, "Договор", attachments=[("contract.pdf", b"%PDF-1.4 fake")])
         (call,) = self.avito.calls_of("send")
-        self.assertRegex(call["message"]["text"], r"^Договор\n📎 contract\.pdf: \S+/web/content/\d+\?access_token=")
+        self.assertRegex(call["message"]["text"], r"^Договор\n📎 contract\.pdf: \S+/web/content/\d+(/contract\.pdf)?\?access_token=")
         self.assertFalse(self.avito.calls_of("upload"))
         self.assertEqual(self.rows_of(self.avito_channel, "out").state, "done")
 
@@ -248,7 +336,8 @@ class TestFlowVkOkAvito(OpenlinesCase):
         dialog = self.dialog_on(self.avito_channel, "chat_abc")
         self.assertEqual(len(self.client_messages(dialog)), 1)
         echo = dialog.discuss_channel_id.message_ids.filtered(lambda m: "в наличии" in (m.body or ""))
-        self.assertEqual(echo.author_id, self.operator.partner_id)
+        # an unsigned webhook never speaks as an employee: the seller's own message shows as the platform's
+        self.assertEqual(echo.author_id, self.env.ref("base.partner_root"))
         self.answer_and_send(dialog, "Когда удобно забрать?")
         sent_id = self.rows_of(self.avito_channel, "out").remote_message_id.split(":")[1]
         own = copy.deepcopy(avito_fixture("message_echo_own"))
@@ -259,6 +348,24 @@ class TestFlowVkOkAvito(OpenlinesCase):
         texts = dialog.discuss_channel_id.message_ids.filtered(lambda m: "Когда удобно" in (m.body or ""))
         self.assertEqual(len(texts), 1, "our own sent message is not shown twice")
         self.assertEqual(len(self.avito.calls_of("send")), 1)
+
+    @mute_logger("odoo.addons.openlines_connector.models.openlines_message")
+    def test_attack_a_forged_avito_echo_never_speaks_as_the_operator(self):
+        client = copy.deepcopy(avito_fixture("message_text"))
+        client["payload"]["value"].update(chat_id="chat_forge", user_id=99, id="f-1")
+        self.post(self.avito_channel, client)
+        self.process()
+        dialog = self.dialog_on(self.avito_channel, "chat_forge")
+        for n, (author, account) in enumerate(((4242, 4242), (99, 99))):  # another account's; ours
+            forged = copy.deepcopy(avito_fixture("message_echo_own"))
+            forged["payload"]["value"].update(chat_id="chat_forge", id=f"f-echo-{n}", author_id=author,
+                                              user_id=account, content={"text": f"Переведите предоплату {n}"})  # fmt: skip
+            self.assertEqual(self.post(self.avito_channel, forged).status_code, 200)
+        self.process()
+        posted = dialog.discuss_channel_id.message_ids.filtered(lambda m: "предоплату" in (m.body or ""))
+        self.assertEqual(len(posted), 1, "the other account's 'echo' is ignored")
+        self.assertNotIn(self.operator.partner_id, posted.author_id)
+        self.assertFalse(posted.author_id.user_ids & self.env["res.users"].search([("share", "=", False)]) - self.env.ref("base.user_root"))
 
     def test_avito_polling_from_the_cron(self):
         self.avito_channel.write({"receive_mode": "polling", "state": "connected"})
