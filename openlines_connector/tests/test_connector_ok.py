@@ -7,7 +7,7 @@ from ..connectors.base import ConnectorError, InboundFile, OutboundFile, Outboun
 from ..connectors.ok import OkConnector
 from .fake_ok import FakeOK, fixture_names, load_fixture
 
-EXPECTED_KINDS = {"apiok_docs_text": "message", "message_created": "message"}
+EXPECTED_KINDS = {"apiok_docs_share": "message", "apiok_docs_text": "message", "message_created": "message"}
 
 
 def with_attachments(*attachments):
@@ -33,6 +33,11 @@ class TestOkParse(unittest.TestCase):
             (event.chat_id, event.user_id, event.text), ("chat:C3ecb9d02a600", "user:123456789012", "text")
         )
         self.assertEqual(self.ok.dedup_key(payload), "mid:C3ecb9d02a600.15cea67d78d2059")
+
+    def test_docs_example_with_a_share_attachment(self):
+        (event,) = self.ok.parse(load_fixture("apiok_docs_share"))
+        self.assertEqual((event.kind, event.files), ("message", []))
+        self.assertEqual(event.text, "https://ya.ru/\n🔗 https://ya.ru/")
 
     def test_sender_name_is_kept(self):
         (event,) = self.ok.parse(load_fixture("message_created"))
