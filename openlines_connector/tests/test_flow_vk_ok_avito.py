@@ -95,6 +95,21 @@ class TestFlowVkOkAvito(OpenlinesCase):
         self.send()
         return dialog
 
+    def chatbot_line(self):
+        """A chatbot on the line whose question offers Buy / Support; returns the next step's text."""
+        script = self.env["chatbot.script"].create(
+            {
+                "title": "Shop bot",
+                "script_step_ids": [
+                    (0, 0, {"step_type": "question_selection", "message": "What do you need?",
+                            "answer_ids": [(0, 0, {"name": "Buy"}), (0, 0, {"name": "Support"})]}),
+                    (0, 0, {"step_type": "free_input_single", "message": "Your name, please?"}),
+                ],
+            }
+        )  # fmt: skip
+        self.line.chatbot_script_id = script
+        return "Your name, please?"
+
     def assert_rated(self, dialog, value):
         rating = self.env["rating.rating"].search(
             [("res_model", "=", "discuss.channel"), ("res_id", "=", dialog.discuss_channel_id.id)]
@@ -133,6 +148,21 @@ class TestFlowVkOkAvito(OpenlinesCase):
         dialog = self.dialog_on(self.vk_channel, str(PEER + 1))
         self.assertTrue(dialog.contact_id.consent_date)
         self.assertIn("Здравствуйте", self.client_messages(dialog).body)
+
+    def test_vk_chatbot_round_trip(self):
+        next_text = self.chatbot_line()
+        self.post_vk(vk_private(text="Привет", event_id="evt-b1"))
+        self.process()
+        self.send()
+        buttons = [b["action"] for row in self.vk.sent[-1]["keyboard"]["buttons"] for b in row]
+        self.assertEqual([b["label"] for b in buttons], ["Buy", "Support"])
+        press = copy.deepcopy(vk_fixture("message_event_button"))
+        press["event_id"] = "evt-b2"
+        press["object"].update(peer_id=PEER, user_id=PEER, payload=json.loads(buttons[1]["payload"]))
+        self.post_vk(press)
+        self.process()
+        self.send()
+        self.assertIn(next_text, self.vk.sent[-1]["message"])
 
     def test_vk_connect_registers_the_callback_server(self):
         self.vk.callback_servers.clear()
@@ -299,6 +329,39 @@ class TestFlowVkOkAvito(OpenlinesCase):
         self.assert_rated(dialog, 5)
         (answer,) = self.ok.calls_of("answer")
         self.assertEqual(answer["callbackId"], "cb-rate-5")
+
+    def ok_press(self, callback_id, payload):
+        """A press as the OK bot API sends it: ``webhookType`` MESSAGE_CALLBACK with the button's payload."""
+        return {
+            "webhookType": "MESSAGE_CALLBACK",
+            "timestamp": 1700000000000,
+            "recipient": {"chat_id": "chat:C404"},
+            "callback": {"callbackId": callback_id, "payload": payload, "user": {"user_id": "user:1", "name": "Ольга"}},
+        }
+
+    def ok_buttons(self):
+        attachments = self.ok.calls_of("messages")[-1]["message"].get("attachments") or []
+        (keyboard,) = [a for a in attachments if a["type"] == "INLINE_KEYBOARD"]
+        return [b for row in keyboard["payload"]["keyboard"]["buttons"] for b in row]
+
+    def test_ok_consent_and_chatbot_round_trip(self):
+        self.line.consent_required = True
+        next_text = self.chatbot_line()
+        self.post(self.ok_channel, ok_fixture("message_created"))
+        self.process()
+        consent = self.ok_buttons()
+        self.assertEqual([b["payload"] for b in consent], ["consent:yes", "consent:no"])
+        self.post(self.ok_channel, self.ok_press("cb-consent", consent[0]["payload"]))
+        self.process()
+        self.send()
+        dialog = self.dialog_on(self.ok_channel, "chat:C404")
+        self.assertTrue(dialog.contact_id.consent_date)
+        choices = self.ok_buttons()
+        self.assertEqual([b["text"] for b in choices], ["Buy", "Support"])
+        self.post(self.ok_channel, self.ok_press("cb-choice", choices[0]["payload"]))
+        self.process()
+        self.send()
+        self.assertIn(next_text, self.ok.calls_of("messages")[-1]["message"]["text"])
 
     # -- Avito -----------------------------------------------------------------
     def test_avito_answer_with_a_document_sends_its_link(self):
