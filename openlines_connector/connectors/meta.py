@@ -10,6 +10,13 @@ Sending: ``POST /{page-id}/messages`` (``/me/messages`` without a page id) with
 the page token as a bearer header (never in a URL).  Replies go as
 ``RESPONSE``; when the 24-hour window is closed (error 10 / 2018278) the send is
 repeated once with the ``HUMAN_AGENT`` tag (7 days).
+
+Buttons are quick replies; a press comes back as ``message.quick_reply.payload``
+(a postback as ``postback.payload``): that payload is the button's data, handed
+over as the ``button`` event's text.  Files are uploaded with the Attachment
+Upload API: ``/me/message_attachments`` for Messenger,
+``/{page-id}/message_attachments`` with ``platform=instagram`` for Instagram,
+whose only document type is PDF.  Sources: docs/channels/messenger.md, instagram.md.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import logging
 import requests
 
 from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
+from .fetch import api_request
 
 _logger = logging.getLogger(__name__)
 
@@ -31,6 +39,8 @@ RETRY_SECONDS = 60
 MAX_DOWNLOAD = 25 * 1024 * 1024
 OUTSIDE_WINDOW_SUBCODE = 2018278
 PAGE_FIELDS = "messages,messaging_postbacks,message_deliveries,message_reads,message_echoes"
+IG_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif"}
+IG_IMAGE_LIMIT = 8 * 1024 * 1024
 #: Graph error codes worth a retry: temporary failure, rate limits
 GRAPH_RETRY_CODES = {1, 2, 4, 17, 32, 341, 613, 80006, 80007}
 
@@ -85,7 +95,7 @@ class GraphMixin:
         """Call the Graph API; return the JSON answer or raise :class:`ConnectorError`."""
         url = path if path.startswith("http") else f"{self.api_base_url}/{path.lstrip('/')}"
         try:
-            response = requests.request(
+            response = api_request(
                 method, url, headers={"Authorization": f"Bearer {self.token}"}, timeout=self.timeout, **kwargs
             )
         except requests.RequestException as exc:
@@ -134,6 +144,16 @@ _ATTACHMENT_KINDS = {
     "file": ("document", "application/octet-stream", ""),
 }
 _IGNORED_ATTACHMENTS = {"story_mention", "ig_story", "unsupported_type"}
+QUICK_REPLIES_MAX, QUICK_TITLE_LIMIT, QUICK_PAYLOAD_LIMIT = 13, 20, 1000
+
+
+def _location_line(payload):
+    """A location shared without URL (coordinates only) as a map link."""
+    coords = (payload or {}).get("coordinates") or {}
+    lat, lon = coords.get("lat"), coords.get("long", coords.get("lon"))
+    if lat is None or lon is None:
+        return ""
+    return f"📍 Location: {lat}, {lon}\nhttps://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
 
 
 def _attachments(message):
@@ -145,6 +165,8 @@ def _attachments(message):
         url = (att.get("payload") or {}).get("url") or ""
         if kind in _IGNORED_ATTACHMENTS:
             ignored.append(kind)
+        elif kind == "location" and not url and _location_line(att.get("payload")):
+            links.append(_location_line(att.get("payload")))
         elif kind in _ATTACHMENT_KINDS and url:
             file_kind, mimetype, ext = _ATTACHMENT_KINDS[kind]
             files.append(InboundFile(url, f"{kind}_{mid}_{i}{ext}", mimetype, 0, file_kind))
@@ -210,13 +232,18 @@ class MetaConnector(GraphMixin, Connector):
         if isinstance(message, dict):
             return self._message_event(message, person)
         postback = item.get("postback")
-        if isinstance(postback, dict):
-            data = postback.get("title") or postback.get("payload") or ""
+        if isinstance(postback, dict):  # the payload is the button's data, the title only its label
+            data = postback.get("payload") or postback.get("title") or ""
             return InboundEvent("button", text=str(data), **person)
         delivery = item.get("delivery")
         if isinstance(delivery, dict) and delivery.get("mids"):
             mid = delivery["mids"][0]  # one status per row: the connector sends one mid per message
             return InboundEvent("status", remote_message_id=str(mid), note="delivered", **person)
+        read = item.get("read")
+        if isinstance(read, dict) and (read.get("mid") or read.get("watermark")):
+            # Instagram names the message read; Messenger gives a watermark: all sent up to that time were read
+            ref = str(read["mid"]) if read.get("mid") else f"watermark:{read['watermark']}"
+            return InboundEvent("status", remote_message_id=ref, note="read", **person)
         kind = next((k for k in item if k not in ("sender", "recipient", "timestamp")), "empty")
         return InboundEvent("ignore", note=f"{self.label} event {kind!r} is not served", **person)
 
@@ -227,8 +254,8 @@ class MetaConnector(GraphMixin, Connector):
         if message.get("is_deleted"):
             return InboundEvent("ignore", note=f"the client unsent message {mid}", **person)
         quick = message.get("quick_reply")
-        if isinstance(quick, dict):
-            return InboundEvent("button", text=str(message.get("text") or quick.get("payload") or ""), **person)
+        if isinstance(quick, dict):  # the payload is the button's data, the text only its title
+            return InboundEvent("button", text=str(quick.get("payload") or message.get("text") or ""), **person)
         files, links, ignored = _attachments(message)
         text = "\n".join(filter(None, [message.get("text") or "", *links]))
         if not text and not files:
@@ -268,30 +295,54 @@ class MetaConnector(GraphMixin, Connector):
         message = {"attachment": {"type": kind, "payload": {"is_reusable": True}}}
         answer = self._graph(
             "POST",
-            "me/message_attachments",
-            data={"message": json.dumps(message)},
+            self.upload_path,
+            data={"message": json.dumps(message), **self.upload_params},
             files={"filedata": (file.name or "file", file.data, file.mimetype or "application/octet-stream")},
         )
         return {"attachment_id": answer["attachment_id"]}
+
+    upload_params = {}
+
+    @property
+    def upload_path(self):
+        return "me/message_attachments"
+
+    def _attachment_kind(self, file):
+        """The Send API attachment type of ``file`` (refusing what the platform does not take)."""
+        mimetype = (file.mimetype or "").split("/")[0]
+        kind = mimetype if mimetype in ("image", "video", "audio") else "file"
+        if len(file.data or b"") > MAX_DOWNLOAD:
+            raise ConnectorError(f"{file.name}: {self.label} takes attachments of at most 25 MB.", code=100)
+        return kind
+
+    @staticmethod
+    def _quick_replies(buttons):
+        if len(buttons) > QUICK_REPLIES_MAX:
+            raise ConnectorError(f"Messenger and Instagram show at most {QUICK_REPLIES_MAX} quick replies.", code=100)
+        datas = [str(data) for _label, data in buttons]
+        if any(not d or len(d) > QUICK_PAYLOAD_LIMIT for d in datas):
+            # a cut payload would come back as other data: refuse rather than send a button that does nothing
+            raise ConnectorError("A quick reply's data must be 1 to 1,000 characters.", code=100)
+        return [
+            {"content_type": "text", "title": (str(label).strip() or "-")[:QUICK_TITLE_LIMIT], "payload": data}
+            for (label, _d), data in zip(buttons, datas, strict=True)
+        ]
 
     def _messages(self, message):
         """The Send API ``message`` objects of one outbound message."""
         from .telegram import split_text  # noqa: PLC0415 - shared splitter
 
         out = []
+        quick = self._quick_replies(message.buttons) if message.buttons else None
         for file in message.files:
-            mimetype = (file.mimetype or "").split("/")[0]
-            kind = mimetype if mimetype in ("image", "video", "audio") else "file"
+            kind = self._attachment_kind(file)
             out.append({"attachment": {"type": kind, "payload": self._upload(file, kind)}})
         chunks = split_text(message.text or "", self.text_limit)
         if message.buttons and not chunks:
             chunks = ["👇"]
         out += [{"text": c} for c in chunks]
-        if message.buttons:
-            out[-1]["quick_replies"] = [
-                {"content_type": "text", "title": str(label)[:20], "payload": str(data)[:1000]}
-                for label, data in message.buttons[:13]
-            ]
+        if quick:
+            out[-1]["quick_replies"] = quick
         return out
 
     def send(self, message):
@@ -342,6 +393,29 @@ class InstagramConnector(MetaConnector):
     channel_type = "instagram"
     label = "Instagram"
     text_limit = 1000
+
+    upload_params = {"platform": "instagram"}
+
+    @property
+    def upload_path(self):
+        """Instagram: ``POST /<PAGE_ID>/message_attachments`` with ``platform=instagram`` (not ``me``)."""
+        page = self.config.get("meta_page_id") or ""
+        if not page:
+            raise ConnectorError("Enter the Facebook page ID of the Instagram account on the channel.")
+        return f"{page}/message_attachments"
+
+    def _attachment_kind(self, file):
+        kind = super()._attachment_kind(file)
+        mimetype = (file.mimetype or "").split(";")[0].strip().lower()
+        if kind == "file" and mimetype != "application/pdf":
+            raise ConnectorError(
+                f"{file.name}: Instagram takes documents as PDF only; send this file another way.", code=100
+            )
+        if kind == "image" and mimetype not in IG_IMAGE_TYPES:
+            raise ConnectorError(f"{file.name}: Instagram takes PNG, JPEG and GIF pictures only.", code=100)
+        if kind == "image" and len(file.data or b"") > IG_IMAGE_LIMIT:
+            raise ConnectorError(f"{file.name}: Instagram takes pictures of at most 8 MB.", code=100)
+        return kind
 
     def profile(self, event):
         """Instagram user profile: ``GET /<IGSID>?fields=name,username``."""

@@ -7,18 +7,32 @@ keyed by the auth token.  ``message_token`` values exceed 2^53: Python's
 ``json`` keeps them exact; they are stored as strings.
 
 Viber takes pictures and files by public URL only: an :class:`OutboundFile`
-must carry a ``url`` (the ORM publishes the attachment with an access token).
+must carry a ``url`` whose last path segment ends in the file's extension
+(the ORM publishes the attachment with an access token).  A request body may
+be at most 30 KB: bodies are sent as UTF-8 (not ``\\u`` escapes) and texts
+cut so that each body fits.
+
+Buttons are a keyboard of ``ActionType: reply`` buttons; Viber sends a press
+back as an ordinary ``message`` whose text is the button's ``ActionBody``.  To
+tell a press from typed text, each message that carries a keyboard also
+carries ``tracking_data`` listing the buttons' data, which Viber returns with
+the client's reply: a text equal to one of them is a ``button`` event.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
+import mimetypes
+import posixpath
+from urllib.parse import urlsplit
 
 import requests
 
-from .base import Connector, ConnectorError, FileTooLarge, InboundEvent, InboundFile, register
+from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
+from .fetch import api_request
 from .meta import header
 
 _logger = logging.getLogger(__name__)
@@ -27,11 +41,28 @@ SIGNATURE_HEADER = "X-Viber-Content-Signature"
 AUTH_HEADER = "X-Viber-Auth-Token"
 EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
 TEXT_LIMIT = 7000
+BODY_LIMIT = 30 * 1024  # bytes of one request ("Maximum message size is 30KB")
+TRACKING_LIMIT = 4000
+CAPTION_LIMIT = 768
+PICTURE_LIMIT = 1024 * 1024  # a bigger picture goes as a file
+FILE_NAME_LIMIT = 256
+BUTTON_TEXT_LIMIT = 250
+KEYBOARD_MAX = 12  # "up to 12 rows in portrait mode" (developers FAQ); one button a row
+#: tracking_data of a message with a keyboard: this prefix, then JSON {"ref", "buttons": [data]}
+TRACKING_PREFIX = "ol1:"
 SENDER_NAME_LIMIT = 28
 MAX_DOWNLOAD = 50 * 1024 * 1024
 RETRY_SECONDS = 60
 PICTURE_TYPES = {"image/jpeg", "image/png", "image/gif"}
-BLOCKED_STATUSES = {5: "receiver not registered", 6: "receiver not subscribed", 7: "cannot send to the receiver"}
+BLOCKED_STATUSES = {5: "receiver not registered", 6: "receiver not subscribed"}
+#: statuses about *our* account, not the client: permanent, and the administrator must act
+ACCOUNT_STATUSES = {
+    2: "Enter a valid authentication token on the channel.",
+    7: "The bot account is blocked by Viber.",
+    8: "The bot account was not found (suspended?).",
+    9: "The bot account is suspended.",
+    10: "The bot has no webhook: press Connect on the channel.",
+}
 STATUS_EVENTS = {"delivered": "delivered", "seen": "read", "failed": "failed"}
 
 _MEDIA = {  # message type -> InboundFile kind, default name, mimetype
@@ -66,6 +97,62 @@ def _message_files(msg, token):
     ]
 
 
+PICTURE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif")
+
+
+def _encode(body):
+    """The request body as Viber should get it: UTF-8 JSON (``requests``' ``json=`` escapes every non-ASCII)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _fit(body, split_text):
+    """``body``, or several bodies whose texts were cut so that each stays within 30 KB of UTF-8."""
+    size = len(_encode(body))
+    if size <= BODY_LIMIT or body.get("type") != "text":
+        return [body]
+    text = body["text"]
+    room = BODY_LIMIT - (size - len(_encode(text)))  # bytes left for the text itself
+    chars = max(1, len(text) * room // size - 16)
+    out = []
+    for chunk in split_text(text, chars):
+        out += _fit({**body, "text": chunk}, split_text)
+    return out
+
+
+def _tracking(ref, buttons):
+    """tracking_data of a message with a keyboard: which texts are button presses (Viber returns it)."""
+    value = TRACKING_PREFIX + json.dumps({"ref": str(ref or ""), "buttons": [str(d) for _l, d in buttons]})
+    if len(value) > TRACKING_LIMIT:
+        raise ConnectorError("Viber: the buttons' data is over the 4,000 characters tracking_data may hold.", code=3)
+    return value
+
+
+def _pressed(msg):
+    """The data of the button a ``message`` answers, or None when the client typed it."""
+    tracking = msg.get("tracking_data")
+    if msg.get("type") != "text" or not isinstance(tracking, str) or not tracking.startswith(TRACKING_PREFIX):
+        return None
+    try:
+        buttons = json.loads(tracking[len(TRACKING_PREFIX) :]).get("buttons") or []
+    except (ValueError, AttributeError):
+        return None
+    text = msg.get("text")
+    return text if isinstance(text, str) and text in buttons else None
+
+
+def _check_url(file, url, extensions=None):
+    """Viber fetches media by URL and wants the file's extension at the end of its path."""
+    ext = posixpath.splitext(urlsplit(url).path)[1].lower()
+    wanted = extensions or tuple(
+        e for e in (posixpath.splitext(file.name or "")[1].lower(), mimetypes.guess_extension(file.mimetype or "")) if e
+    )
+    if not ext or (wanted and ext not in wanted):
+        raise ConnectorError(
+            f"{file.name}: Viber needs the file's address to end in its extension ({', '.join(wanted) or '?'}).",
+            code=3,
+        )
+
+
 @register
 class ViberConnector(Connector):
     """Viber bot (public account): webhook in, ``send_message`` out."""
@@ -75,10 +162,13 @@ class ViberConnector(Connector):
 
     # -- plumbing ---------------------------------------------------------------
     def _call(self, method, body):
+        payload = _encode(body)
+        if len(payload) > BODY_LIMIT:
+            raise ConnectorError(f"Viber refuses a request over 30 KB ({len(payload)} bytes).", code=3)
+        headers = {AUTH_HEADER: self.token, "Content-Type": "application/json; charset=utf-8"}
+        url = f"{self.api_base_url}/{method}"
         try:
-            response = requests.post(
-                f"{self.api_base_url}/{method}", json=body, headers={AUTH_HEADER: self.token}, timeout=self.timeout
-            )
+            response = api_request("POST", url, data=payload, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise ConnectorError(f"Viber unreachable: {type(exc).__name__}", retry_after=RETRY_SECONDS) from None
         try:
@@ -97,8 +187,8 @@ class ViberConnector(Connector):
             raise ConnectorError(f"{text} ({BLOCKED_STATUSES[status]})", code=status, blocked=True)
         if status == 12:
             raise ConnectorError(text, retry_after=RETRY_SECONDS, code=status)
-        if status == 2:
-            text += ". Enter a valid authentication token on the channel."
+        if status in ACCOUNT_STATUSES:
+            text += ". " + ACCOUNT_STATUSES[status]
         raise ConnectorError(text, code=status)
 
     @property
@@ -152,6 +242,9 @@ class ViberConnector(Connector):
         if not isinstance(msg, dict):
             return InboundEvent("ignore", note="Viber message event without a message", **person)
         token = str(payload.get("message_token"))
+        pressed = _pressed(msg)
+        if pressed is not None:
+            return InboundEvent("button", text=pressed, **person)
         files, text = _message_files(msg, token[-8:]), _message_text(msg)
         if not text and not files:
             return InboundEvent("ignore", note=f"Viber message of type {msg.get('type')!r} without content", **person)
@@ -159,27 +252,24 @@ class ViberConnector(Connector):
         return InboundEvent("message", text=text, files=files, remote_message_id=remote, **person)
 
     def download(self, file):
-        if (file.size or 0) > MAX_DOWNLOAD:
-            raise FileTooLarge(f"{file.name}: {file.size} bytes, over the 50 MB limit")
-        try:
-            response = requests.get(file.ref, timeout=max(self.timeout, 60))
-        except requests.RequestException as exc:
-            raise ConnectorError(
-                f"{file.name}: download failed ({type(exc).__name__})", retry_after=RETRY_SECONDS
-            ) from None
-        if response.status_code >= 400:
-            retry = RETRY_SECONDS if response.status_code >= 500 else None
-            raise ConnectorError(f"{file.name}: download failed (HTTP {response.status_code})", retry_after=retry)
-        return response.content
+        return download_url(None, file, MAX_DOWNLOAD, RETRY_SECONDS)
 
     # -- outbound -----------------------------------------------------------------
     @staticmethod
     def _keyboard(buttons):
+        if len(buttons) > KEYBOARD_MAX:
+            raise ConnectorError(f"Viber shows at most {KEYBOARD_MAX} buttons in one keyboard.", code=3)
         return {
             "Type": "keyboard",
             "DefaultHeight": False,
             "Buttons": [
-                {"ActionType": "reply", "ActionBody": str(data), "Text": str(label), "Columns": 6, "Rows": 1}
+                {
+                    "ActionType": "reply",
+                    "ActionBody": str(data),
+                    "Text": str(label)[:BUTTON_TEXT_LIMIT],
+                    "Columns": 6,
+                    "Rows": 1,
+                }
                 for label, data in buttons
             ],
         }
@@ -188,28 +278,41 @@ class ViberConnector(Connector):
         url = getattr(file, "url", "")
         if not url:
             raise ConnectorError(f"{file.name}: Viber takes files by public URL only, and this file has none.")
-        if (file.mimetype or "").lower() in PICTURE_TYPES:
-            return {"type": "picture", "media": url, "text": caption[:768]}
-        return {"type": "file", "media": url, "size": len(file.data or b""), "file_name": (file.name or "file")[:256]}
+        mimetype, size = (file.mimetype or "").lower(), len(file.data or b"")
+        if mimetype in PICTURE_TYPES and size <= PICTURE_LIMIT:
+            _check_url(file, url, PICTURE_EXTENSIONS)
+            return {"type": "picture", "media": url, "text": caption[:CAPTION_LIMIT]}
+        if size > MAX_DOWNLOAD:
+            raise ConnectorError(f"{file.name}: Viber sends files of at most 50 MB ({size} bytes).", code=3)
+        _check_url(file, url)
+        name = file.name or "file"
+        return {"type": "file", "media": url, "size": size, "file_name": name[-FILE_NAME_LIMIT:]}
 
     def send(self, message):
         from .telegram import split_text  # noqa: PLC0415 - shared splitter
 
         text, files = message.text or "", list(message.files)
-        one_picture = len(files) == 1 and (files[0].mimetype or "").lower() in PICTURE_TYPES
-        caption = text if one_picture and text.strip() and len(text) <= 768 else ""  # only pictures take text
+        one_picture = (
+            len(files) == 1
+            and (files[0].mimetype or "").lower() in PICTURE_TYPES
+            and len(files[0].data or b"") <= PICTURE_LIMIT
+        )
+        caption = text if one_picture and text.strip() and len(text) <= CAPTION_LIMIT else ""  # only pictures take text
         contents = [] if caption else [{"type": "text", "text": c} for c in split_text(text, TEXT_LIMIT)]
         contents += [self._file_content(f, caption) for f in files]
         if message.buttons and not contents:
             contents = [{"type": "text", "text": "👇"}]
+        extra = {"tracking_data": str(message.ref)} if message.ref else {}
+        if message.buttons:
+            keyboard = self._keyboard(message.buttons)
+            extra = {"tracking_data": _tracking(message.ref, message.buttons), "keyboard": keyboard}
+        bodies = []
+        for content in contents:
+            body = {"receiver": message.chat_id, "sender": self.sender, **content, **extra}
+            bodies += _fit(body, split_text)
         sent = []
         try:
-            for i, content in enumerate(contents):
-                body = {"receiver": message.chat_id, "sender": self.sender, **content}
-                if message.ref:
-                    body["tracking_data"] = str(message.ref)
-                if message.buttons and i == len(contents) - 1:
-                    body["keyboard"] = self._keyboard(message.buttons)
+            for body in bodies:
                 answer = self._call("send_message", body)
                 sent.append(f"{message.chat_id}:{answer.get('message_token', '')}")
         except ConnectorError as exc:

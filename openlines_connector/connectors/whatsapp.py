@@ -12,14 +12,27 @@ Outbound: ``POST /{phone-number-id}/messages``; files are first uploaded to
 accepted within 24 hours of the client's last message (error 131047);
 outside it an approved template (``OutboundMessage.template``) is sent as
 ``type: "template"``.
+
+Buttons: a press comes back as ``interactive.button_reply.id`` /
+``list_reply.id`` (or ``button.payload`` of a template's quick-reply button):
+that *id* is the button's data, handed over as the ``button`` event's text.
+``value.errors`` (system or account problems such as 130429) is stored as one
+row per error and logged.  Limits: facebook/openapi business-messaging-api_v23.0.yaml
+(see docs/channels/whatsapp.md).
 """
 
 from __future__ import annotations
 
+import logging
 import mimetypes
+import re
+import time
+from urllib.parse import urlsplit
 
 from .base import Connector, ConnectorError, FileTooLarge, InboundEvent, InboundFile, register
-from .meta import GRAPH_URL, GraphMixin
+from .meta import GRAPH_URL, GraphMixin, stable_hash
+
+_logger = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -33,6 +46,13 @@ MEDIA_LIMIT = 16 * 1024 * 1024
 WINDOW_CODE = 131047
 RETRY_CODES = {130429: 60, 131056: 10, 131000: 60}
 GIVE_UP_CODES = {131026, 131051, 130472}
+# interactive limits (facebook/openapi ActionObject / SectionObject)
+BUTTONS_MAX, BUTTON_ID_LIMIT, BUTTON_TITLE_LIMIT = 3, 256, 20
+ROWS_MAX, ROW_ID_LIMIT, ROW_TITLE_LIMIT, LIST_BUTTON_LIMIT = 10, 200, 24, 20
+#: a media id is a Graph object id: digits only, never a URL or a path
+MEDIA_ID = re.compile(r"^[0-9]{1,40}$")
+#: hosts Meta serves WhatsApp media from (the URL Graph returns for a media id)
+MEDIA_HOSTS = ("fbsbx.com", "fbcdn.net", "whatsapp.net", "facebook.com")
 
 _MEDIA = {  # message type -> InboundFile kind, default mimetype
     "image": ("photo", "image/jpeg"),
@@ -70,7 +90,10 @@ def _media_file(msg, kind):
         file_kind = "voice"
     mimetype = (media.get("mime_type") or default_type).split(";")[0].strip()
     name = media.get("filename") or f"{kind}_{str(msg.get('id', ''))[-8:]}{mimetypes.guess_extension(mimetype) or ''}"
-    return InboundFile(str(media.get("id") or ""), name, mimetype, 0, file_kind), media.get("caption") or ""
+    media_id = str(media.get("id") or "")
+    if not MEDIA_ID.match(media_id):
+        return None, f"[{kind}] WhatsApp sent a media id that is not one ({media_id[:40]!r}): file not fetched"
+    return InboundFile(media_id, name, mimetype, 0, file_kind), media.get("caption") or ""
 
 
 def _location_text(loc):
@@ -88,6 +111,13 @@ def _contacts_text(contacts):
     return "\n".join(lines)
 
 
+def _errors_event(errors):
+    """``value.errors``: a system- or account-level problem (no message, no client)."""
+    text = _error_text(errors)
+    _logger.warning("WhatsApp reported an error in a webhook: %s", text)
+    return InboundEvent("ignore", note=f"WhatsApp reported an error: {text}")
+
+
 def _status_event(status):
     state = str(status.get("status") or "")
     note = f"{state}: {_error_text(status.get('errors'))}" if status.get("errors") else state
@@ -95,6 +125,18 @@ def _status_event(status):
     return InboundEvent(
         "status", chat_id=recipient, user_id=recipient, remote_message_id=str(status.get("id") or ""), note=note
     )
+
+
+def _unique_titles(titles, limit):
+    """Cut titles to ``limit`` characters, numbering those the cut made equal (WhatsApp wants them unique)."""
+    out = []
+    for i, title in enumerate(titles):
+        cut = (title.strip() or "-")[:limit]
+        if cut in out:
+            suffix = f" {i + 1}"
+            cut = cut[: limit - len(suffix)] + suffix
+        out.append(cut)
+    return out
 
 
 @register
@@ -116,10 +158,14 @@ class WhatsAppConnector(GraphMixin, Connector):
     def split(self, payload):
         rows = []
         for entry, change, value in _values(payload):
-            head = {k: v for k, v in value.items() if k not in ("messages", "statuses")}
-            for key, item, sid in [("messages", m, m.get("id")) for m in value.get("messages") or []] + [
-                ("statuses", s, s.get("id") and f"{s['id']}:{s.get('status')}") for s in value.get("statuses") or []
-            ]:
+            head = {k: v for k, v in value.items() if k not in ("messages", "statuses", "errors")}
+            errors = [e for e in value.get("errors") or [] if isinstance(e, dict)]
+            for key, item, sid in (
+                [("messages", m, m.get("id")) for m in value.get("messages") or []]
+                + [("statuses", s, s.get("id") and f"{s['id']}:{s.get('status')}") for s in value.get("statuses") or []]
+                # errors carry no id nor time: the same error within the hour is stored once
+                + [("errors", e, f"error:{stable_hash(entry.get('id'), e, time.strftime('%Y%m%d%H'))}") for e in errors]
+            ):
                 if not sid:
                     continue  # an item without id cannot be de-duplicated: nothing to store
                 body = {**head, key: [item]}
@@ -141,6 +187,8 @@ class WhatsAppConnector(GraphMixin, Connector):
             names = {c.get("wa_id"): (c.get("profile") or {}).get("name") or "" for c in value.get("contacts") or []}
             events += [self._message_event(m, names) for m in value.get("messages") or []]
             events += [_status_event(s) for s in value.get("statuses") or []]
+            if value.get("errors"):
+                events.append(_errors_event(value["errors"]))
         return events or [InboundEvent("ignore", note="WhatsApp change without message or status")]
 
     def _message_event(self, msg, names):
@@ -156,7 +204,7 @@ class WhatsAppConnector(GraphMixin, Connector):
             text = (msg.get("text") or {}).get("body") or ""
         elif kind in _MEDIA:
             file, text = _media_file(msg, kind)
-            files.append(file)
+            files += [file] if file else []
         elif kind == "location":
             text = _location_text(msg.get("location") or {})
         elif kind == "contacts":
@@ -164,10 +212,11 @@ class WhatsAppConnector(GraphMixin, Connector):
         elif kind == "interactive":
             inter = msg.get("interactive") or {}
             reply = inter.get("button_reply") or inter.get("list_reply") or {}
-            return InboundEvent("button", text=str(reply.get("title") or reply.get("id") or ""), **person)
-        elif kind == "button":
+            # the id is the data we sent with the button; the title only its label
+            return InboundEvent("button", text=str(reply.get("id") or reply.get("title") or ""), **person)
+        elif kind == "button":  # a template's quick-reply button: payload is its data
             button = msg.get("button") or {}
-            return InboundEvent("button", text=str(button.get("text") or button.get("payload") or ""), **person)
+            return InboundEvent("button", text=str(button.get("payload") or button.get("text") or ""), **person)
         elif kind == "reaction":
             reaction = msg.get("reaction") or {}
             note = f"reaction {reaction.get('emoji') or '(removed)'} to {reaction.get('message_id')}"
@@ -180,14 +229,28 @@ class WhatsAppConnector(GraphMixin, Connector):
         return InboundEvent("message", text=text, files=files, remote_message_id=remote, **person)
 
     def download(self, file):
+        """Resolve the media id with Graph, then fetch the URL it gives, with the token, from Meta only."""
+        if not MEDIA_ID.match(str(file.ref or "")):
+            raise ConnectorError(f"{file.name}: not a WhatsApp media id")
         info = self._graph("GET", file.ref)
         size = int(info.get("file_size") or 0)
         if size > MAX_DOWNLOAD:
             raise FileTooLarge(f"{file.name}: {size} bytes, over the 100 MB limit")
-        if not info.get("url"):
+        url = str(info.get("url") or "")
+        if not url:
             raise ConnectorError(f"{file.name}: WhatsApp gave no download address")
-        url_file = InboundFile(info["url"], file.name, file.mimetype, size, file.kind)
+        if not self._media_host(url):
+            raise ConnectorError(f"{file.name}: WhatsApp's download address is not on a Meta host: not fetched")
+        url_file = InboundFile(url, file.name, file.mimetype, size, file.kind)
         return self._download_url(url_file, MAX_DOWNLOAD, auth=True)
+
+    def _media_host(self, url):
+        """True when ``url`` is HTTPS on a Meta media host (or on the configured API host, e.g. a test fake)."""
+        parts, api = urlsplit(url), urlsplit(self.api_base_url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme == api.scheme and host == (api.hostname or "").lower() and parts.port == api.port:
+            return True
+        return parts.scheme == "https" and any(host == h or host.endswith("." + h) for h in MEDIA_HOSTS)
 
     # -- outbound -------------------------------------------------------------
     def _classify(self, code, subcode, msg):
@@ -235,14 +298,20 @@ class WhatsAppConnector(GraphMixin, Connector):
 
     @staticmethod
     def _interactive(body, buttons):
-        if len(buttons) > 10:
+        if len(buttons) > ROWS_MAX:
             raise ConnectorError("WhatsApp shows at most 10 choices in one message.", code=400)
-        if len(buttons) <= 3:
-            action = {
-                "buttons": [{"type": "reply", "reply": {"id": str(d)[:256], "title": str(t)[:20]}} for t, d in buttons]
-            }
+        datas = [str(d) for _t, d in buttons]
+        limit = BUTTON_ID_LIMIT if len(buttons) <= BUTTONS_MAX else ROW_ID_LIMIT
+        if any(not d.strip() or len(d) > limit for d in datas) or len(set(datas)) < len(datas):
+            # a cut id would come back as other data: refuse rather than send a button that does nothing
+            raise ConnectorError(f"WhatsApp button data must be unique, 1 to {limit} characters.", code=400)
+        reply = len(buttons) <= BUTTONS_MAX
+        titles = _unique_titles([str(t) for t, _d in buttons], BUTTON_TITLE_LIMIT if reply else ROW_TITLE_LIMIT)
+        if reply:
+            pairs = zip(titles, datas, strict=True)
+            action = {"buttons": [{"type": "reply", "reply": {"id": d, "title": t}} for t, d in pairs]}
             return {"type": "button", "body": {"text": body}, "action": action}
-        rows = [{"id": str(d)[:200], "title": str(t)[:24]} for t, d in buttons]
+        rows = [{"id": d, "title": t} for t, d in zip(titles, datas, strict=True)]
         action = {"button": "Choose", "sections": [{"title": "Choose", "rows": rows}]}
         return {"type": "list", "body": {"text": body}, "action": action}
 

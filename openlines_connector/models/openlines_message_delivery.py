@@ -1,4 +1,7 @@
-from datetime import timedelta
+import mimetypes
+import posixpath
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from odoo import api, fields, models
 
@@ -51,13 +54,29 @@ class OpenlinesMessage(models.Model):
             )
         )[:1]
 
+    def _find_read_up_to(self, event):
+        """Messenger's read mark names no message but a time (``watermark:<ms>``): the last answer sent by then."""
+        prefix, _sep, millis = (event.remote_message_id or "").partition(":")
+        if prefix != "watermark" or not millis.isdigit() or not event.chat_id:
+            return self.browse()
+        return self.search(
+            [
+                ("channel_id", "=", self.channel_id.id),
+                ("direction", "=", "out"),
+                ("remote_message_id", "=like", f"{event.chat_id}:%"),
+                ("write_date", "<=", datetime.fromtimestamp(int(millis) / 1000, UTC).replace(tzinfo=None)),
+            ],
+            order="id desc",
+            limit=1,
+        )
+
     def _record_delivery(self, event):
         """Store a delivery report (``event.note``: ``sent``, ``delivered``, ``read`` or ``failed: why``)."""
         status, _sep, error = (event.note or "").partition(":")
         status, error = status.strip(), error.strip()
         if status not in DELIVERY_RANK:
             return self.env._("delivery report %(status)s ignored", status=status or "?")
-        row = self._find_sent(event.remote_message_id)
+        row = self._find_sent(event.remote_message_id) or self._find_read_up_to(event)
         if not row:
             return self.env._("delivery report of unknown message %(id)s", id=event.remote_message_id)
         self.dialog_id = row.dialog_id
@@ -102,4 +121,9 @@ class OpenlinesMessage(models.Model):
             params = self.env["ir.config_parameter"].sudo()
             base = (params.get_param("openlines.public_url") or params.get_param("web.base.url", "")).rstrip("/")
             url = f"{base}/web/content/{attachment.id}?access_token={token}&download=true"
+            if self.channel_id.channel_type == "viber":  # Viber wants the file's extension at the end of the path
+                name = attachment.name or "file"
+                if not posixpath.splitext(name)[1]:
+                    name += mimetypes.guess_extension(attachment.mimetype or "") or ""
+                url = f"{base}/web/content/{attachment.id}/{quote(name)}?access_token={token}&download=true"
         return OutboundFile(attachment.name, attachment.raw, attachment.mimetype, url=url)

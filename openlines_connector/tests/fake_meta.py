@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .fake_telegram import LoopbackHandler, LoopbackServer, Upload, fixtures_dir, parse_body
 
-__all__ = ["FakeAPI", "FakeMeta", "Upload", "graph_error", "load_fixture"]
+__all__ = ["FakeAPI", "FakeMeta", "Upload", "graph_error", "load_fixture", "load_schema", "schema_errors"]
 
 
 def load_fixture(channel, name):
@@ -36,6 +36,51 @@ def load_fixture(channel, name):
 
 def fixture_names(channel):
     return sorted(p.stem for p in (fixtures_dir() / channel).glob("*.json"))
+
+
+def load_schema(channel, name):
+    """A schema excerpt kept under ``fixtures/<channel>/schema/`` (its source is in the file)."""
+    return json.loads((fixtures_dir() / channel / "schema" / name).read_text(encoding="utf-8"))
+
+
+def schema_errors(value, schema, root, path="$"):
+    """What ``value`` breaks in a JSON-schema ``schema`` (``$ref`` resolved in ``root``).
+
+    A small subset, enough for the published limits the fakes enforce: ``$ref``,
+    ``allOf``, ``oneOf`` (exactly one variant), ``type``, ``required``,
+    ``properties``, ``items``, ``enum``, ``maxLength``/``minLength`` (characters),
+    ``minItems``/``maxItems``.  Unknown properties are not refused.
+    """
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return schema_errors(value, root["components"]["schemas"][name], root, path)
+    errors = []
+    for sub in schema.get("allOf", []):
+        errors += schema_errors(value, sub, root, path)
+    if "oneOf" in schema:
+        matching = [sub for sub in schema["oneOf"] if not schema_errors(value, sub, root, path)]
+        if len(matching) != 1:
+            errors.append(f"{path}: matches {len(matching)} of the oneOf variants")
+    kind = schema.get("type")
+    types = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool}
+    if kind in types and not isinstance(value, types[kind]):
+        return [*errors, f"{path}: not a {kind}"]
+    if isinstance(value, dict):
+        errors += [f"{path}.{key}: required" for key in schema.get("required", []) if key not in value]
+        for key, sub in (schema.get("properties") or {}).items():
+            if key in value:
+                errors += schema_errors(value[key], sub, root, f"{path}.{key}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", len(value)):
+            errors.append(f"{path}: {len(value)} items, allowed {schema.get('minItems', 0)}-{schema.get('maxItems')}")
+        for i, item in enumerate(value):
+            errors += schema_errors(item, schema.get("items") or {}, root, f"{path}[{i}]")
+    if isinstance(value, str):
+        if len(value) > schema.get("maxLength", len(value)) or len(value) < schema.get("minLength", 0):
+            errors.append(f"{path}: {len(value)} characters, at most {schema.get('maxLength')}")
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{path}: {value!r} not one of {schema['enum']}")
+    return errors
 
 
 def graph_error(code, message, status=400, subcode=None, details=None):
@@ -126,6 +171,8 @@ class FakeMeta(FakeAPI):
         self.page_id = page_id
         self.subscribed = None
         self.profiles = {}  # PSID / IGSID -> the User Profile API's answer
+        self.uploads = {}  # attachment id -> (platform, type, Upload)
+        self.sent = []  # every Send API body the fake accepted
 
     def authorized(self, headers, download):
         return download or super().authorized(headers, download)
@@ -136,8 +183,8 @@ class FakeMeta(FakeAPI):
             return "download", None
         if len(parts) == 2 and parts[1] == "messages" and method == "POST":
             return "messages", self._messages
-        if parts == ["me", "message_attachments"] and method == "POST":
-            return "message_attachments", self._attachments
+        if len(parts) == 2 and parts[1] == "message_attachments" and method == "POST":
+            return "message_attachments", lambda p, _path: self._attachments(p, parts[0])
         if len(parts) == 2 and parts[1] == "subscribed_apps":
             return "subscribed_apps", lambda p, _path: self._subscribe(method, p)
         if len(parts) == 1 and method == "GET" and parts[0] in self.profiles:
@@ -153,18 +200,69 @@ class FakeMeta(FakeAPI):
         message = params.get("message") or {}
         if not recipient or not message:
             return graph_error(100, "(#100) The parameter recipient is required")
-        if len(message.get("text") or "") > 2000:
-            return graph_error(100, "(#100) Length of param message[text] must be less than or equal to 2000")
+        problem = _send_problem(params, message)
+        if problem:
+            return graph_error(100, f"(#100) {problem}")
         if params.get("messaging_type") == "MESSAGE_TAG" and params.get("tag") != "HUMAN_AGENT":
             return graph_error(100, "(#100) Param tag must be one of {HUMAN_AGENT, ...}")
+        self.sent.append(params)
         return 200, {"recipient_id": recipient, "message_id": f"m_fake{self.next_id()}"}
 
-    def _attachments(self, params, path):
+    def _attachments(self, params, page):
         upload = params.get("filedata")
         if not isinstance(upload, Upload):
             return graph_error(100, "(#100) Upload attachment failure")
-        return 200, {"attachment_id": str(self.next_id())}
+        message = params.get("message") or "{}"
+        try:
+            kind = (json.loads(message) if isinstance(message, str) else message)["attachment"]["type"]
+        except (ValueError, KeyError, TypeError):
+            return graph_error(100, "(#100) Param message must be a JSON attachment")
+        if params.get("platform") == "instagram":
+            # Instagram: POST /<PAGE_ID>/message_attachments, platform=instagram; file = PDF only, images
+            # png/jpeg/gif up to 8 MB, others 25 MB (developers.facebook.com .../instagram/features/attachment-upload)
+            if page == "me" or page != self.page_id:
+                return graph_error(100, "(#100) Instagram attachments are uploaded to /<PAGE_ID>/message_attachments")
+            mimetype = (upload.content_type or "").split(";")[0].lower()
+            if kind == "file" and mimetype != "application/pdf":
+                return graph_error(100, "(#100) Instagram supports only PDF files")
+            image_ok = mimetype in ("image/png", "image/jpeg", "image/gif") and len(upload.data) <= 8 << 20
+            if kind == "image" and not image_ok:
+                return graph_error(100, "(#100) Instagram images: png, jpeg, gif up to 8 MB")
+        elif page != "me" and page != self.page_id:
+            return graph_error(100, f"(#100) Unknown page {page}")
+        if kind not in ("image", "video", "audio", "file") or len(upload.data) > 25 << 20:
+            return graph_error(100, "(#100) Attachment type or size not supported")
+        self.uploads[str(self.next_id())] = (params.get("platform") or "messenger", kind, upload)
+        return 200, {"attachment_id": list(self.uploads)[-1]}
 
     def _subscribe(self, method, params):
         self.subscribed = None if method == "DELETE" else params.get("subscribed_fields")
         return 200, {"success": True}
+
+
+def _send_problem(params, message):
+    """Why the Send API would refuse this body, or ``""`` (developers.facebook.com messenger-platform
+    reference/send-api and .../send-messages/quick-replies: messaging_type values; text <= 2,000
+    characters; text or attachment, not both; quick replies: at most 13, ``content_type`` text (or
+    user_phone_number / user_email), title <= 20 characters, payload <= 1,000 characters, on a message)."""
+    if params.get("messaging_type") not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+        return "Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}"
+    if ("text" in message) == ("attachment" in message):
+        return "Exactly one of message[text] or message[attachment] is required"
+    if len(message.get("text") or "") > 2000:
+        return "Length of param message[text] must be less than or equal to 2000"
+    attachment = message.get("attachment") or {}
+    if attachment and attachment.get("type") not in ("image", "audio", "video", "file", "template"):
+        return "Param message[attachment][type] is not valid"
+    quick = message.get("quick_replies")
+    if quick is not None:
+        if not isinstance(quick, list) or not 1 <= len(quick) <= 13:
+            return "param message[quick_replies] must have 1 to 13 elements"
+        for reply in quick:
+            if reply.get("content_type") not in ("text", "user_phone_number", "user_email"):
+                return "quick_replies[content_type] is not valid"
+            if reply.get("content_type") == "text" and not (
+                0 < len(reply.get("title") or "") <= 20 and 0 < len(str(reply.get("payload") or "")) <= 1000
+            ):
+                return "quick_replies: title 1-20 and payload 1-1000 characters are required"
+    return ""

@@ -14,9 +14,21 @@ token required, as Meta's CDN wants).  Usage::
 
 from __future__ import annotations
 
-from .fake_meta import FakeAPI, Upload, graph_error, load_fixture
+from .fake_meta import FakeAPI, Upload, graph_error, load_fixture, load_schema, schema_errors
 
 __all__ = ["FakeWhatsApp", "graph_error", "load_fixture"]
+
+#: Meta's own OpenAPI description of the Cloud API (an excerpt, see the file's ``_source``)
+SCHEMA = load_schema("whatsapp", "business-messaging-api_v23.0.excerpt.json")
+#: message type -> the schema of its content object
+CONTENT_SCHEMAS = {
+    "text": "TextMessage_1",
+    "interactive": "InteractiveObject",
+    "image": "MediaObject_1",
+    "video": "MediaObject_1",
+    "audio": "MediaObject_1",
+    "document": "MediaObject_1",
+}
 
 
 class FakeWhatsApp(FakeAPI):
@@ -25,11 +37,13 @@ class FakeWhatsApp(FakeAPI):
         self.phone_id = phone_id
         self.media = {}  # media id -> {"data", "mime_type", "file_size"}
         self.uploads = {}  # uploaded media id -> Upload
+        self.sent = []  # every message the fake accepted
 
-    def add_media(self, media_id, data, mime_type="application/octet-stream", file_size=None):
-        """Make inbound media ``media_id`` downloadable (``file_size`` may lie)."""
+    def add_media(self, media_id, data, mime_type="application/octet-stream", file_size=None, url=None):
+        """Make inbound media ``media_id`` downloadable (``file_size`` may lie; ``url``: another address)."""
         self.add_file(f"media-{media_id}", data)
-        self.media[str(media_id)] = {"mime_type": mime_type, "file_size": len(data) if file_size is None else file_size}
+        size = len(data) if file_size is None else file_size
+        self.media[str(media_id)] = {"mime_type": mime_type, "file_size": size, "url": url}
 
     def route(self, method, path):
         parts = path.strip("/").split("/")
@@ -56,14 +70,21 @@ class FakeWhatsApp(FakeAPI):
         content = params.get(kind) if kind else None
         if not to or not isinstance(content, dict):
             return graph_error(100, "(#100) Invalid parameter")
-        if kind == "text" and not (0 < len(content.get("body") or "") <= 4096):
-            return graph_error(100, "(#100) Param text['body'] must be at most 4096 characters long.")
+        root = {"components": SCHEMA["components"]}
+        errors = schema_errors(params, {"$ref": "#/components/schemas/BaseMessageProperties"}, root)
+        if kind in CONTENT_SCHEMAS:
+            errors += schema_errors(content, {"$ref": f"#/components/schemas/{CONTENT_SCHEMAS[kind]}"}, root, kind)
+        if kind == "text" and not (content.get("body") or "").strip():
+            errors.append("text.body: empty")
+        if kind == "interactive":
+            errors += _unique_choices(content)
+        if errors:
+            return graph_error(131009, "(#131009) Parameter value is not valid", details="; ".join(errors))
         if kind in ("image", "document", "audio", "video") and content.get("id") not in self.uploads:
             return graph_error(131053, "Media upload error", details="Unknown media id")
         if kind == "template" and not (content.get("name") and (content.get("language") or {}).get("code")):
             return graph_error(132001, "Template name does not exist in the translation", details="name, language")
-        if kind == "interactive" and len((content.get("action") or {}).get("buttons") or []) > 3:
-            return graph_error(131009, "(#131009) Parameter value is not valid", details="buttons: max 3")
+        self.sent.append(params)
         wamid = f"wamid.FAKE{self.next_id()}"
         return 200, {
             "messaging_product": "whatsapp",
@@ -86,9 +107,26 @@ class FakeWhatsApp(FakeAPI):
             return graph_error(100, f"(#100) Unsupported get request. Object with ID '{media_id}' does not exist")
         return 200, {
             "messaging_product": "whatsapp",
-            "url": f"{self.url}/download/media-{media_id}",
+            "url": info["url"] or f"{self.url}/download/media-{media_id}",
             "mime_type": info["mime_type"],
             "sha256": "fake",
             "file_size": info["file_size"],
             "id": media_id,
         }
+
+
+def _unique_choices(interactive):
+    """ActionObject: reply-button titles "cannot be empty, must be unique"; ids "unique", "no leading/trailing
+    spaces"; list rows likewise unique (facebook/openapi ActionObject, SectionObject descriptions)."""
+    action = interactive.get("action") or {}
+    items = [b.get("reply") or {} for b in action.get("buttons") or []]
+    items += [row for section in action.get("sections") or [] for row in section.get("rows") or []]
+    ids, titles = [str(i.get("id") or "") for i in items], [str(i.get("title") or "") for i in items]
+    errors = []
+    if len(set(ids)) < len(ids) or any(not i or i != i.strip() for i in ids):
+        errors.append("action: ids must be unique, without leading/trailing spaces")
+    if len(set(titles)) < len(titles) or not all(t.strip() for t in titles):
+        errors.append("action: titles must be unique and not empty")
+    if sum(len(section.get("rows") or []) for section in action.get("sections") or []) > 10:
+        errors.append("action.sections: at most 10 rows in all")
+    return errors

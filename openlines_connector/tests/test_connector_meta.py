@@ -18,6 +18,10 @@ MESSENGER = {  # fixture -> (kind, dedup key prefix)
     "courier_delivery_receipt": ("status", "delivery:"),
     "courier_image_attachment": ("message", "external_id"),
     "courier_postback_referral": ("button", "postback:"),
+    "location_coordinates": ("message", "mid.$cAAJdkrCd2ORnva8ErFhjGm0X_Q_loc"),
+    "meta_doc_postback": ("button", "postback:m_MESSAGE-ID"),
+    "meta_doc_quick_reply": ("button", "mid.1457764197618:41d102a3e1ae206a38"),
+    "meta_doc_read_watermark": ("status", "read:"),
     "text": ("message", "mid.1481367894969:93faef7425"),
     "text_new_mid": (
         "message",
@@ -31,6 +35,7 @@ INSTAGRAM = {
     "courier_story_mention": ("ignore", "external_id"),
     "courier_unsent_deleted": ("ignore", "external_id:deleted"),
     "image": ("message", "aWdfZAG1"),
+    "meta_doc_quick_reply": ("button", "aWdfZAG1faWQ6qr"),
     "referral_ad": ("ignore", "h:"),
     "text": ("message", "mid.101"),
 }
@@ -83,13 +88,36 @@ class TestMetaInbound(unittest.TestCase):
         (ev,) = messenger().parse(load_fixture("messenger", "courier_delivery_receipt"))
         self.assertEqual((ev.remote_message_id, ev.note), ("mid.1458668856218:ed81099e15d3f4f233", "delivered"))
         (ev,) = messenger().parse(load_fixture("messenger", "courier_postback_referral"))
-        self.assertEqual(ev.text, "postback title")
+        self.assertEqual(ev.text, "postback payload")
 
-    def test_quick_reply_is_a_button(self):
+    def test_quick_replies_and_postbacks_hand_over_their_payload_not_their_title(self):
         payload = load_fixture("messenger", "text")
         payload["entry"][0]["messaging"][0]["message"]["quick_reply"] = {"payload": "YES"}
         (ev,) = messenger().parse(payload)
-        self.assertEqual((ev.kind, ev.text), ("button", "hey"))
+        self.assertEqual((ev.kind, ev.text), ("button", "YES"))
+        cases = [
+            (messenger(), "messenger", "meta_doc_quick_reply", "DEVELOPER_DEFINED_PAYLOAD"),
+            (messenger(), "messenger", "meta_doc_postback", "USER-DEFINED-PAYLOAD"),
+            (instagram(), "instagram", "meta_doc_quick_reply", "RED_PAYLOAD"),
+            (instagram(), "instagram", "courier_icebreaker_postback", "get_started"),
+        ]
+        for conn, channel, name, data in cases:
+            with self.subTest(f"{channel}/{name}"):
+                (ev,) = conn.parse(load_fixture(channel, name))
+                self.assertEqual((ev.kind, ev.text), ("button", data))
+
+    def test_a_location_without_url_becomes_a_map_link(self):
+        (ev,) = messenger().parse(load_fixture("messenger", "location_coordinates"))
+        self.assertEqual(ev.kind, "message")
+        self.assertIn("openstreetmap.org/?mlat=55.7558&mlon=37.6173", ev.text)
+
+    def test_read_events_are_read_marks(self):
+        (ev,) = messenger().parse(load_fixture("messenger", "meta_doc_read_watermark"))
+        self.assertEqual((ev.kind, ev.note, ev.remote_message_id), ("status", "read", "watermark:1458668856253"))
+        payload = load_fixture("messenger", "meta_doc_read_watermark")
+        payload["entry"][0]["messaging"][0]["read"] = {"mid": "aWdfZAG1faWQ6qr"}  # Instagram names the message
+        (ev,) = instagram().parse(payload)
+        self.assertEqual((ev.kind, ev.note, ev.remote_message_id), ("status", "read", "aWdfZAG1faWQ6qr"))
 
     def test_split_one_row_per_messaging_item_across_entries(self):
         payload = load_fixture("messenger", "text")
@@ -159,6 +187,67 @@ class TestMetaApi(unittest.TestCase):
         image, text = self.fb.calls_of("messages")
         self.assertTrue(image["message"]["attachment"]["payload"]["attachment_id"])
         self.assertEqual([q["payload"] for q in text["message"]["quick_replies"]], ["Y", "N"])
+
+    def test_quick_replies_within_the_published_limits(self):
+        buttons = [("Очень длинная подпись кнопки", f"chatbot:{i}") for i in range(13)]
+        self.conn.send(OutboundMessage(chat_id="5678", text="?", buttons=buttons))
+        quick = self.fb.sent[-1]["message"]["quick_replies"]
+        self.assertEqual([q["payload"] for q in quick], [f"chatbot:{i}" for i in range(13)])
+        self.assertTrue(all(len(q["title"]) <= 20 for q in quick))
+        for bad in ([("a", str(i)) for i in range(14)], [("a", "x" * 1001)]):
+            with self.subTest(n=len(bad)), self.assertRaises(ConnectorError):
+                self.conn.send(OutboundMessage(chat_id="5678", text="?", buttons=bad))
+        self.assertEqual(len(self.fb.calls_of("messages")), 1)
+
+    def test_the_fake_refuses_what_the_send_api_refuses(self):
+        import requests  # noqa: PLC0415
+
+        url, headers = f"{self.fb.url}/{self.fb.page_id}/messages", {"Authorization": f"Bearer {self.fb.token}"}
+        quick = [{"content_type": "text", "title": "x", "payload": "p"}]
+        bad = [
+            {"text": "x", "quick_replies": quick * 14},
+            {"text": "x", "quick_replies": [{"content_type": "text", "title": "x" * 21, "payload": "p"}]},
+            {"text": "x" * 2001},
+            {"text": "x", "attachment": {"type": "image", "payload": {"url": "https://x/p.png"}}},
+        ]
+        for message in bad:
+            body = {"recipient": {"id": "5678"}, "messaging_type": "RESPONSE", "message": message}
+            self.assertEqual(requests.post(url, json=body, headers=headers, timeout=5).status_code, 400)
+
+    def test_instagram_uploads_to_the_page_with_platform_instagram_and_sends_a_pdf(self):
+        ig = instagram(token=self.fb.token, api_base_url=self.fb.url, meta_page_id=self.fb.page_id)
+        ig.send(OutboundMessage(chat_id="5678", files=[OutboundFile("счёт.pdf", b"%PDF-1.4", "application/pdf")]))
+        (upload,) = self.fb.calls_of("message_attachments")
+        self.assertEqual(upload["platform"], "instagram")
+        self.assertEqual(upload["message"]["attachment"]["type"], "file")  # the fake decodes JSON form fields
+        (sent,) = self.fb.sent
+        self.assertEqual(sent["message"]["attachment"]["type"], "file")
+        self.assertIn(sent["message"]["attachment"]["payload"]["attachment_id"], self.fb.uploads)
+        for name, mimetype in (("a.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+                               ("p.webp", "image/webp")):
+            with self.subTest(name), self.assertRaises(ConnectorError) as cm:
+                ig.send(OutboundMessage(chat_id="5678", files=[OutboundFile(name, b"x", mimetype)]))
+            self.assertTrue(cm.exception.is_permanent)
+        self.assertEqual(len(self.fb.calls_of("message_attachments")), 1, "nothing uploaded that Instagram refuses")
+        with self.assertRaises(ConnectorError):  # no page id: Instagram has no "me" upload
+            instagram(token=self.fb.token, api_base_url=self.fb.url).send(
+                OutboundMessage(chat_id="5678", files=[OutboundFile("a.pdf", b"%PDF", "application/pdf")])
+            )
+
+    def test_the_fake_refuses_an_instagram_upload_messenger_style_or_not_pdf(self):
+        import requests  # noqa: PLC0415
+
+        headers = {"Authorization": f"Bearer {self.fb.token}"}
+        message = json.dumps({"attachment": {"type": "file", "payload": {"is_reusable": True}}})
+        for page, mimetype in (("me", "application/pdf"), (self.fb.page_id, "application/msword")):
+            answer = requests.post(
+                f"{self.fb.url}/{page}/message_attachments",
+                data={"platform": "instagram", "message": message},
+                files={"filedata": ("a", b"x", mimetype)},
+                headers=headers,
+                timeout=5,
+            )
+            self.assertEqual(answer.status_code, 400, (page, mimetype))
 
     def test_errors(self):
         cases = [

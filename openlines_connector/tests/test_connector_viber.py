@@ -8,7 +8,7 @@ import hmac
 import json
 import unittest
 
-from ..connectors.base import ConnectorError, InboundFile, OutboundFile, OutboundMessage, get_connector
+from ..connectors.base import ConnectorError, FileTooLarge, InboundFile, OutboundFile, OutboundMessage, get_connector
 from ..connectors.viber import ViberConnector
 from .fake_meta import fixture_names
 from .fake_telegram import fixtures_dir
@@ -17,6 +17,7 @@ from .fake_viber import FakeViber, load_fixture, viber_error
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-9a652e6ea0e2f1c5"
 EXPECTED = {  # fixture -> (kind, dedup key); None: split stores nothing
     "delivered": ("status", "504054678623710111:delivered"),
+    "keyboard_reply_rate": ("button", "4912661846655238200"),
     "message_no_body": ("ignore", "50405727362920111"),
     "message_text": ("message", "50405319809731111"),
     "pollbot_conversation_started": ("ignore", "5466358343372472277:conversation_started"),
@@ -83,6 +84,15 @@ class TestViberInbound(unittest.TestCase):
         payload["message"] = {"type": "url", "media": "https://shop.example/item"}
         self.assertEqual(connector().parse(payload)[0].text, "https://shop.example/item")
 
+    def test_a_reply_button_press_is_a_button_with_its_action_body(self):
+        (ev,) = connector().parse(fx("keyboard_reply_rate"))
+        self.assertEqual((ev.kind, ev.text, ev.chat_id), ("button", "rate:4", "01234567890A="))
+        typed = fx("keyboard_reply_rate")
+        typed["message"]["text"] = "rate:4 please"  # typed by the client under the same keyboard
+        self.assertEqual(connector().parse(typed)[0].kind, "message")
+        typed["message"].update(text="rate:4", tracking_data="579777865")  # no keyboard of ours
+        self.assertEqual(connector().parse(typed)[0].kind, "message")
+
     def test_unsubscribed_blocks_and_statuses_carry_our_token(self):
         payload = {"event": "unsubscribed", "timestamp": 1, "user_id": "u1==", "message_token": 55}
         (ev,) = connector().parse(payload)
@@ -127,7 +137,8 @@ class TestViberApi(unittest.TestCase):
         (call,) = self.vb.calls_of("send_message")
         self.assertEqual((call["receiver"], call["type"], call["text"]), ("u1==", "text", "Привет"))
         self.assertEqual(call["sender"], {"name": "Магазин"})
-        self.assertEqual(call["tracking_data"], "42")
+        self.assertTrue(call["tracking_data"].startswith("ol1:"))
+        self.assertEqual(json.loads(call["tracking_data"][4:]), {"ref": "42", "buttons": ["yes"]})
         self.assertEqual(call["keyboard"]["Buttons"][0]["ActionBody"], "yes")
         self.assertEqual(ids, ["u1==:5466358343372472277"])
 
@@ -136,28 +147,79 @@ class TestViberApi(unittest.TestCase):
         conn.send(OutboundMessage(chat_id="u1==", text="x"))
         self.assertEqual(len(self.vb.calls_of("send_message")[0]["sender"]["name"]), 28)
 
-    def test_files_go_by_url(self):
-        files = [OutboundFile("p.jpg", b"jpg", "image/jpeg", url="https://odoo.example/web/content/1?access_token=t")]
+    def test_files_go_by_a_url_ending_in_their_extension(self):
+        url = "https://odoo.example/web/content/1/p.jpg?access_token=t"
+        files = [OutboundFile("p.jpg", b"jpg", "image/jpeg", url=url)]
         self.conn.send(OutboundMessage(chat_id="u1==", text="Фото", files=files))
         (pic,) = self.vb.calls_of("send_message")
         self.assertEqual((pic["type"], pic["text"], pic["media"]), ("picture", "Фото", files[0].url))
-        pdf = OutboundFile("a.pdf", b"%PDF", "application/pdf", url="https://odoo.example/a")
+        pdf = OutboundFile("a.pdf", b"%PDF", "application/pdf", url="https://odoo.example/web/content/2/a.pdf?t=1")
         self.conn.send(OutboundMessage(chat_id="u1==", files=[pdf]))
         doc = self.vb.calls_of("send_message")[-1]
         self.assertEqual((doc["type"], doc["file_name"], doc["size"]), ("file", "a.pdf", 4))
         with self.assertRaises(ConnectorError):
             self.conn.send(OutboundMessage(chat_id="u1==", files=[OutboundFile("x.pdf", b"x")]))
+        for url in ("https://odoo.example/web/content/1?access_token=t", "https://odoo.example/get?f=p.jpg"):
+            bad = OutboundFile("p.jpg", b"jpg", "image/jpeg", url=url)
+            with self.subTest(url=url), self.assertRaises(ConnectorError) as cm:
+                self.conn.send(OutboundMessage(chat_id="u1==", files=[bad]))
+            self.assertIn("extension", cm.exception.message)
+        self.assertEqual(len(self.vb.calls_of("send_message")), 2, "nothing sent that Viber would refuse")
+
+    def test_a_picture_over_1_mb_goes_as_a_file(self):
+        data = b"\x89PNG" + b"0" * (1024 * 1024)
+        big = OutboundFile("big.png", data, "image/png", url="https://o.example/c/3/big.png")
+        self.conn.send(OutboundMessage(chat_id="u1==", text="Схема", files=[big]))
+        text, file = self.vb.calls_of("send_message")
+        self.assertEqual((text["type"], file["type"], file["file_name"]), ("text", "file", "big.png"))
 
     def test_long_text_is_split(self):
         self.conn.send(OutboundMessage(chat_id="u1==", text="слово " * 2000))
         self.assertEqual(len(self.vb.calls_of("send_message")), 2)
 
-    def test_statuses_5_6_7_block_12_retries(self):
-        for status in (5, 6, 7):
+    def test_bodies_are_utf8_and_stay_within_30_kb(self):
+        ids = self.conn.send(OutboundMessage(chat_id="u1==", text="Ж" * 7000, buttons=[("Да", "yes")], ref="5"))
+        calls = self.vb.calls_of("send_message")
+        self.assertFalse(self.vb.calls_of("too_large"))
+        self.assertEqual("".join(c["text"] for c in calls), "Ж" * 7000)
+        self.assertEqual(len(ids), len(calls))
+        emoji = "😀" * 7000  # 4 bytes each in UTF-8: 28 KB of text, over 30 KB with the keyboard
+        self.conn.send(OutboundMessage(chat_id="u1==", text=emoji, buttons=[("Да", "yes")], ref="6"))
+        self.assertFalse(self.vb.calls_of("too_large"))
+        self.assertEqual("".join(c["text"] for c in self.vb.calls_of("send_message")[len(calls) :]), emoji)
+
+    def test_the_fake_refuses_a_body_over_30_kb(self):
+        import requests  # noqa: PLC0415
+
+        body = {"receiver": "u1==", "sender": {"name": "x"}, "type": "text", "text": "Ж" * 7000}
+        headers = {"X-Viber-Auth-Token": self.vb.token}
+        escaped = requests.post(f"{self.vb.url}/send_message", json=body, headers=headers, timeout=5)
+        self.assertEqual(escaped.json()["status"], 3, "requests' json= escapes Cyrillic: 6 bytes a letter, 42 KB")
+        utf8 = json.dumps(body, ensure_ascii=False).encode()  # 14 KB
+        headers["Content-Type"] = "application/json"
+        answer = requests.post(f"{self.vb.url}/send_message", data=utf8, headers=headers, timeout=5)
+        self.assertEqual(answer.json()["status"], 0)
+
+    def test_keyboard_and_tracking_data_within_limits(self):
+        self.conn.send(OutboundMessage(chat_id="u1==", text="?", buttons=[(str(i), f"chatbot:{i}") for i in range(12)]))
+        with self.assertRaises(ConnectorError):
+            self.conn.send(OutboundMessage(chat_id="u1==", text="?", buttons=[(str(i), str(i)) for i in range(13)]))
+        with self.assertRaises(ConnectorError):
+            self.conn.send(OutboundMessage(chat_id="u1==", text="?", buttons=[("a", "x" * 4000)]))
+        self.assertEqual(len(self.vb.calls_of("send_message")), 1)
+
+    def test_statuses_5_6_block_7_is_our_account_12_retries(self):
+        for status in (5, 6):
             self.vb.queue_error("send_message", *viber_error(status, "notSubscribed"))
             with self.assertRaises(ConnectorError) as cm:
                 self.conn.send(OutboundMessage(chat_id="u1==", text="x"))
             self.assertTrue(cm.exception.is_permanent and cm.exception.blocked, status)
+        self.vb.queue_error("send_message", *viber_error(7, "publicAccountBlocked"))
+        with self.assertRaises(ConnectorError) as cm:
+            self.conn.send(OutboundMessage(chat_id="u1==", text="x"))
+        self.assertTrue(cm.exception.is_permanent)
+        self.assertFalse(cm.exception.blocked, "status 7: the bot account is blocked, not the client")
+        self.assertIn("account", cm.exception.message)
         self.vb.queue_error("send_message", *viber_error(12, "tooManyRequests"))
         with self.assertRaises(ConnectorError) as cm:
             self.conn.send(OutboundMessage(chat_id="u1==", text="x"))
@@ -176,3 +238,11 @@ class TestViberApi(unittest.TestCase):
     def test_download(self):
         url = self.vb.add_file("p.jpg", b"\xff\xd8")
         self.assertEqual(self.conn.download(InboundFile(url, "p.jpg")), b"\xff\xd8")
+
+    def test_attack_download_over_the_cap_is_refused_whatever_the_size_announced(self):
+        from ..connectors import viber  # noqa: PLC0415
+
+        url = self.vb.add_file("big.mp4", b"0" * (viber.MAX_DOWNLOAD + 1))
+        for announced in (0, 10):  # Viber's ``size`` absent, or lying
+            with self.subTest(size=announced), self.assertRaises(FileTooLarge):
+                self.conn.download(InboundFile(url, "big.mp4", "video/mp4", announced, "video"))

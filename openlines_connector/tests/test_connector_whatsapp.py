@@ -7,17 +7,22 @@ import copy
 import json
 import unittest
 
+import requests
+
 from ..connectors.base import ConnectorError, FileTooLarge, InboundFile, OutboundFile, OutboundMessage, get_connector
 from ..connectors.meta import sign
 from ..connectors.whatsapp import WhatsAppConnector
 from .fake_meta import fixture_names
-from .fake_whatsapp import FakeWhatsApp, graph_error, load_fixture
+from .fake_whatsapp import SCHEMA, FakeWhatsApp, graph_error, load_fixture
 
 SECRET = "app-secret"
 EXPECTED = {
     "document": ("message", "wamid.xyzxyz"),
     "image": ("message", "wamid.xyzxyz"),
     "location": ("message", "wamid.xyzxyz"),
+    "meta_doc_value_errors_130429": ("ignore", "error:*"),
+    "meta_openapi_list_reply": ("button", "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUJDQ0NDM0FEODY4ODkzOTc5RgA="),
+    "meta_openapi_template_button": ("button", "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUU0M0MxQzQzMUJCMTMwNUZFOQA="),
     "pywa_interactive_button_reply": ("button", "wamid.xyzxyz"),
     "pywa_interactive_list_reply": ("button", "wamid.zyzxyz"),
     "pywa_status_delivered": ("status", "wamid.xyzxyz:delivered"),
@@ -55,8 +60,13 @@ class TestWhatsAppInbound(unittest.TestCase):
         for name, (kind, key) in EXPECTED.items():
             with self.subTest(name):
                 self.assertEqual(event(name).kind, kind)
-                self.assertEqual(connector().dedup_key(fx(name)), key)
-                self.assertEqual([k for k, _p in connector().split(fx(name))], [key])
+                keys = [k for k, _p in connector().split(fx(name))]
+                self.assertEqual(len(keys), 1)
+                self.assertEqual(connector().dedup_key(fx(name)), keys[0])
+                if key.endswith("*"):
+                    self.assertTrue(keys[0].startswith(key[:-1]), keys[0])
+                else:
+                    self.assertEqual(keys[0], key)
 
     def test_registered_under_whatsapp(self):
         self.assertIsInstance(get_connector("whatsapp", {}), WhatsAppConnector)
@@ -84,14 +94,40 @@ class TestWhatsAppInbound(unittest.TestCase):
         msg = payload["entry"][0]["changes"][0]["value"]["messages"][0]
         msg.update(type="contacts", contacts=[{"name": {"formatted_name": "Ann"}, "phones": [{"phone": "+1 555"}]}])
         self.assertEqual(connector().parse(payload)[0].text, "👤 Contact: Ann, +1 555")
-        self.assertEqual(event("pywa_interactive_button_reply").text, "title")
-        self.assertEqual(event("pywa_template_quick_reply_button").text, "title")
+        self.assertEqual(event("pywa_interactive_button_reply").text, "callback_data")
+        self.assertEqual(event("pywa_template_quick_reply_button").text, "callback_data")
         self.assertIn("😮", event("reaction").note)
         failed = event("status_failed")
         self.assertEqual(failed.remote_message_id, "wamid.xyzxyz")
         self.assertTrue(failed.note.startswith("failed: (130472)"))
         self.assertEqual(event("status_read").note, "read")
         self.assertIn("131051", event("pywa_unsupported_131051").text)
+
+    def test_a_button_press_hands_over_the_buttons_data_not_its_title(self):
+        # Meta's OpenAPI examples: a list row (id "priority_express") and a template quick-reply button
+        listed = event("meta_openapi_list_reply")
+        self.assertEqual((listed.kind, listed.text), ("button", "priority_express"))
+        self.assertEqual(event("meta_openapi_template_button").text, "Unsubscribe")
+        self.assertEqual(event("pywa_interactive_list_reply").text, "callback_data")
+
+    def test_value_errors_are_stored_and_logged_not_dropped(self):
+        payload = fx("meta_doc_value_errors_130429")
+        ((key, row),) = connector().split(payload)
+        self.assertTrue(key.startswith("error:"))
+        self.assertEqual(connector().split(payload)[0][0], key, "the same delivery keeps its key")
+        with self.assertLogs("odoo.addons.openlines_connector.connectors.whatsapp", "WARNING") as logs:
+            (ev,) = connector().parse(row)
+        self.assertEqual(ev.kind, "ignore")
+        self.assertIn("130429", ev.note)
+        self.assertIn("Rate limit hit", ev.note)
+        self.assertIn("130429", logs.output[0])
+
+    def test_a_media_id_that_is_not_an_id_gives_no_file(self):
+        payload = fx("document")
+        payload["entry"][0]["changes"][0]["value"]["messages"][0]["document"]["id"] = "https://evil.example/x"
+        (ev,) = connector().parse(payload)
+        self.assertEqual((ev.kind, ev.files), ("message", []))
+        self.assertIn("not one", ev.text)
 
     def test_split_gives_one_row_per_message_and_status_across_changes_and_entries(self):
         payload = fx("text")
@@ -170,6 +206,40 @@ class TestWhatsAppApi(unittest.TestCase):
         with self.assertRaises(ConnectorError):
             self.conn.send(OutboundMessage(chat_id="1", text="x", buttons=[("a", "a")] * 11))
 
+    def test_buttons_stay_within_the_published_limits(self):
+        long = [("Очень длинная подпись кнопки номер %d" % i, f"chatbot:{i}") for i in range(3)]
+        self.conn.send(OutboundMessage(chat_id="1", text="Выберите", buttons=long))
+        buttons = self.wa.sent[-1]["interactive"]["action"]["buttons"]
+        self.assertEqual([b["reply"]["id"] for b in buttons], ["chatbot:0", "chatbot:1", "chatbot:2"])
+        titles = [b["reply"]["title"] for b in buttons]
+        self.assertTrue(all(len(t) <= 20 for t in titles) and len(set(titles)) == 3, titles)
+        rows = [("Вариант с длинным названием", f"chatbot:{i}") for i in range(10)]
+        self.conn.send(OutboundMessage(chat_id="1", text="Выберите", buttons=rows))
+        sent = self.wa.sent[-1]["interactive"]["action"]["sections"][0]["rows"]
+        self.assertEqual(len({r["title"] for r in sent}), 10)
+        for bad in ([("a", "x" * 257)], [("a", "same"), ("b", "same")], [("a", "a")] * 11):
+            with self.subTest(bad=bad[:2]), self.assertRaises(ConnectorError):
+                self.conn.send(OutboundMessage(chat_id="1", text="x", buttons=bad))
+
+    def test_the_fake_refuses_what_metas_schema_refuses(self):
+        action = SCHEMA["components"]["schemas"]["ActionObject"]["oneOf"][1]["properties"]["buttons"]
+        title = action["items"]["properties"]["reply"]["properties"]["title"]
+        self.assertEqual((action["maxItems"], title["maxLength"]), (3, 20))
+        url = f"{self.wa.url}/{self.wa.phone_id}/messages"
+        headers = {"Authorization": f"Bearer {self.wa.token}"}
+        base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "1", "type": "interactive"}
+        reply = [{"type": "reply", "reply": {"id": "rate:1", "title": "x" * 21}}]
+        bad = [
+            {"type": "button", "body": {"text": "b"}, "action": {"buttons": reply}},  # title over 20
+            {"type": "button", "body": {"text": "b" * 1025}, "action": {"buttons": reply[:0]}},  # body, 0 buttons
+            {"type": "list", "body": {"text": "b"}, "action": {"button": "x" * 21, "sections": [{"rows": []}]}},
+        ]
+        for interactive in bad:
+            answer = requests.post(url, json=base | {"interactive": interactive}, headers=headers, timeout=5)
+            self.assertEqual(answer.json()["error"]["code"], 131009, interactive)
+        long_text = base | {"type": "text", "text": {"body": "я" * 4097}}
+        self.assertEqual(requests.post(url, json=long_text, headers=headers, timeout=5).status_code, 400)
+
     def test_send_template_is_one_template_message(self):
         template = {"name": "order_update", "language": {"code": "ru"}}
         ids = self.conn.send(OutboundMessage(chat_id="1", text="ignored", template=template))
@@ -219,11 +289,44 @@ class TestWhatsAppApi(unittest.TestCase):
         self.assertEqual(len(self.wa.calls_of("media_info")), 1)
         self.assertEqual(len(self.wa.calls_of("download")), 1)
 
+    def test_attack_media_id_given_as_a_url_never_receives_the_token(self):
+        attacker = _Recorder().start()
+        self.addCleanup(attacker.stop)
+        steal = f"{attacker.url}/steal"
+        payload = fx("document")
+        payload["entry"][0]["changes"][0]["value"]["messages"][0]["document"]["id"] = steal
+        (ev,) = self.conn.parse(payload)
+        self.assertEqual(ev.files, [])
+        with self.assertRaises(ConnectorError):
+            self.conn.download(InboundFile(steal, "x.pdf"))
+        self.assertEqual(attacker.seen, [], "no request (let alone the bearer token) went to the attacker")
+
+    def test_attack_graph_media_url_off_meta_hosts_is_not_fetched_with_the_token(self):
+        attacker = _Recorder().start()
+        self.addCleanup(attacker.stop)
+        self.wa.add_media("777", b"secret", "image/jpeg", url=f"{attacker.url}/download/media-777")
+        with self.assertRaises(ConnectorError) as cm:
+            self.conn.download(InboundFile("777", "x.jpg"))
+        self.assertIn("Meta host", cm.exception.message)
+        self.assertEqual(attacker.seen, [])
+
     def test_download_of_a_too_large_file(self):
-        self.wa.add_media("big", b"x", "video/mp4", file_size=200 * 1024 * 1024)
+        self.wa.add_media("4242", b"x", "video/mp4", file_size=200 * 1024 * 1024)
         with self.assertRaises(FileTooLarge):
-            self.conn.download(InboundFile("big", "v.mp4"))
+            self.conn.download(InboundFile("4242", "v.mp4"))
 
     def test_account_check(self):
         self.assertEqual(self.conn.test(), "Fake Shop +1 555 0100")
         self.assertTrue(self.conn.set_webhook("https://x/openlines/webhook/k", "s"))
+
+
+class _Recorder(FakeWhatsApp):
+    """A loopback server that records the headers of every request (an attacker's)."""
+
+    def __init__(self):
+        super().__init__(token="attacker")
+        self.seen = []
+
+    def handle(self, method, path, params, headers):
+        self.seen.append((path, headers.get("Authorization")))
+        return 200, b"stolen"

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import Form, new_test_user, tagged
 from odoo.tools import mute_logger
+from odoo.tools.safe_eval import safe_eval
 
 from ..connectors.meta import sign
 from .common import WEBHOOK, OpenlinesCase
@@ -22,6 +23,10 @@ from .fake_whatsapp import FakeWhatsApp
 APP_SECRET = "meta-app-secret"
 VERIFY = "verify-me-123"
 WA_CLIENT = "972987654321"
+VB_CLIENT = "01234567890A="
+FB_CLIENT = "1436161156394835"
+IG_CLIENT = "usr_101"
+RATINGS = [f"rate:{n}" for n in range(1, 6)]
 
 
 @tagged("post_install", "-at_install")
@@ -72,8 +77,165 @@ class TestFlowWhatsAppViberMeta(OpenlinesCase):
         super().setUp()
         for fake in (self.wa, self.vb, self.fb):
             fake.calls.clear()
+        self.wa.sent.clear()
+        self.fb.sent.clear()
 
     # -- helpers ------------------------------------------------------------------
+    def first_message(self, channel):
+        """A client's first message on ``channel`` (documented samples) and the client's id there."""
+        return {
+            "whatsapp": (load_fixture("whatsapp", "text"), WA_CLIENT),
+            "viber": (load_fixture("viber", "viberbot_message_unicode"), VB_CLIENT),
+            "messenger": (load_fixture("messenger", "text"), FB_CLIENT),
+            "instagram": (load_fixture("instagram", "text"), IG_CLIENT),
+        }[channel.channel_type]
+
+    def sent_buttons(self, channel):
+        """``[(title, data)]`` of the buttons of the last message the fake API accepted on ``channel``."""
+        kind = channel.channel_type
+        if kind == "whatsapp":
+            action = [m for m in self.wa.sent if m["type"] == "interactive"][-1]["interactive"]["action"]
+            items = [b["reply"] for b in action.get("buttons") or []]
+            items += [r for section in action.get("sections") or [] for r in section["rows"]]
+            return [(i["title"], i["id"]) for i in items]
+        if kind == "viber":
+            body = [c for _n, c in self.vb.calls if _n == "send_message" and c.get("keyboard")][-1]
+            self.vb_tracking = body["tracking_data"]
+            return [(b["Text"], b["ActionBody"]) for b in body["keyboard"]["Buttons"]]
+        quick = [m for m in self.fb.sent if m["message"].get("quick_replies")][-1]["message"]["quick_replies"]
+        return [(q["title"], q["payload"]) for q in quick]
+
+    def press(self, channel, chat_id, button, n):
+        """The webhook body the platform documents for a press of ``button`` (title, data) by ``chat_id``."""
+        title, data = button
+        kind = channel.channel_type
+        if kind == "whatsapp":  # pywa / Meta OpenAPI: interactive.button_reply {id, title}
+            payload = load_fixture("whatsapp", "pywa_interactive_button_reply")
+            msg = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+            msg.update(id=f"wamid.press{n}", **{"from": chat_id})
+            payload["entry"][0]["changes"][0]["value"]["contacts"][0]["wa_id"] = chat_id
+            if len(self.sent_buttons(channel)) > 3:  # a list: list_reply {id, title, description}
+                msg["interactive"] = {"type": "list_reply", "list_reply": {"id": data, "title": title}}
+            else:
+                msg["interactive"]["button_reply"] = {"id": data, "title": title}
+            return payload
+        if kind == "viber":  # a reply button comes back as a text message: the ActionBody, our tracking_data
+            payload = load_fixture("viber", "keyboard_reply_rate")
+            payload["message_token"] = 4912661846655238200 + n
+            payload["sender"]["id"] = chat_id
+            payload["message"].update(text=data, tracking_data=self.vb_tracking)
+            return payload
+        payload = load_fixture(kind, "meta_doc_quick_reply")  # message.quick_reply.payload
+        item = payload["entry"][0]["messaging"][0]
+        item["sender"]["id"] = chat_id
+        item["message"].update(mid=f"m_press{n}", text=title, quick_reply={"payload": data})
+        return payload
+
+    def rating_of(self, dialog):
+        return self.env["rating.rating"].search(
+            [("res_model", "=", "discuss.channel"), ("res_id", "=", dialog.discuss_channel_id.id)]
+        )
+
+    def _rating_round_trip(self, channel):
+        self.line.rating_request = True
+        first, chat_id = self.first_message(channel)
+        self.deliver(channel, first)
+        dialog = self.dialog_on(channel, chat_id)
+        dialog.action_close()
+        self.send()
+        buttons = self.sent_buttons(channel)
+        self.assertEqual([data for _t, data in buttons], RATINGS)
+        self.deliver(channel, self.press(channel, chat_id, buttons[3], 1))
+        self.assertEqual((self.rating_of(dialog).rating, dialog.rating_value), (4, 4))
+        self.assertEqual(self.rows_of(channel)[-1].state, "done")
+
+    def _consent_round_trip(self, channel):
+        self.line.consent_required = True
+        first, chat_id = self.first_message(channel)
+        self.deliver(channel, first)
+        self.assertFalse(self.dialog_on(channel, chat_id), "held until the client accepts")
+        buttons = self.sent_buttons(channel)
+        self.assertEqual([data for _t, data in buttons], ["consent:yes", "consent:no"])
+        self.deliver(channel, self.press(channel, chat_id, buttons[0], 2))
+        self.process()  # the held message
+        dialog = self.dialog_on(channel, chat_id)
+        self.assertTrue(dialog.contact_id.consent_date)
+        self.assertEqual(len(self.client_messages(dialog)), 1, "the held message reached the dialog")
+
+    def _chatbot_round_trip(self, channel):
+        script = self.env["chatbot.script"].create(
+            {
+                "title": "Shop bot",
+                "script_step_ids": [
+                    (0, 0, {"step_type": "question_selection", "message": "What do you need?",
+                            "answer_ids": [(0, 0, {"name": "Buy"}), (0, 0, {"name": "Support"})]}),
+                    (0, 0, {"step_type": "free_input_single", "message": "Your name, please?"}),
+                ],
+            }
+        )
+        self.line.chatbot_script_id = script
+        buy, support = script.script_step_ids[0].answer_ids.sorted("sequence")
+        first, chat_id = self.first_message(channel)
+        self.deliver(channel, first)
+        self.send()
+        buttons = self.sent_buttons(channel)
+        self.assertEqual([data for _t, data in buttons], [f"chatbot:{buy.id}", f"chatbot:{support.id}"])
+        self.deliver(channel, self.press(channel, chat_id, buttons[1], 3))
+        session = self.dialog_on(channel, chat_id).discuss_channel_id
+        answered = session.chatbot_message_ids.filtered(lambda m: m.script_step_id == script.script_step_ids[0])
+        self.assertEqual(answered.user_script_answer_id, support, "the pressed answer moved the script on")
+
+    # -- every button round trip, per messenger, in the documented inbound shape ------------------
+    def test_whatsapp_rating_button_round_trip(self):
+        self._rating_round_trip(self.ch_wa)
+
+    def test_viber_rating_button_round_trip(self):
+        self._rating_round_trip(self.ch_vb)
+
+    def test_messenger_rating_quick_reply_round_trip(self):
+        self._rating_round_trip(self.ch_fb)
+
+    def test_instagram_rating_quick_reply_round_trip(self):
+        self._rating_round_trip(self.ch_ig)
+
+    def test_consent_buttons_round_trip_on_each_messenger(self):
+        for channel in (self.ch_wa, self.ch_vb, self.ch_fb, self.ch_ig):
+            with self.subTest(channel.channel_type):
+                self._consent_round_trip(channel)
+
+    def test_chatbot_buttons_round_trip_on_each_messenger(self):
+        for channel in (self.ch_wa, self.ch_vb, self.ch_fb, self.ch_ig):
+            with self.subTest(channel.channel_type):
+                self._chatbot_round_trip(channel)
+
+    def test_whatsapp_value_errors_leave_a_trace(self):
+        self.deliver(self.ch_wa, load_fixture("whatsapp", "meta_doc_value_errors_130429"))
+        (row,) = self.rows_of(self.ch_wa)
+        self.assertEqual(row.state, "ignored")
+        self.assertIn("130429", row.last_error or "")
+
+    def test_instagram_sends_a_pdf(self):
+        self.deliver(self.ch_ig, load_fixture("instagram", "text"))
+        dialog = self.dialog_on(self.ch_ig, IG_CLIENT)
+        self.operator_reply(dialog, "Счёт", attachments=[("invoice.pdf", b"%PDF-1.4 fake")])
+        self.send()
+        self.assertEqual(self.rows_of(self.ch_ig, "out").state, "done", self.rows_of(self.ch_ig, "out").last_error)
+        (upload,) = self.fb.calls_of("message_attachments")
+        self.assertEqual(upload["platform"], "instagram")
+        self.assertEqual([m["message"].get("attachment", {}).get("type") for m in self.fb.sent], ["file", None])
+
+    def test_messenger_read_watermark_marks_the_answer_read(self):
+        self.deliver(self.ch_fb, load_fixture("messenger", "text"))
+        dialog = self.dialog_on(self.ch_fb, FB_CLIENT)
+        self.operator_reply(dialog, "Hello!")
+        self.send()
+        out = self.rows_of(self.ch_fb, "out")
+        read = load_fixture("messenger", "meta_doc_read_watermark")
+        item = read["entry"][0]["messaging"][0]
+        item["sender"]["id"] = FB_CLIENT
+        item["read"]["watermark"] = int(fields.Datetime.now().timestamp() * 1000) + 60000
+        self.deliver(self.ch_fb, read)
+        self.assertEqual(out.delivery_status, "read")
     def post(self, channel, payload, signature=True):
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
@@ -179,6 +341,8 @@ class TestFlowWhatsAppViberMeta(OpenlinesCase):
     def test_whatsapp_image_is_downloaded(self):
         self.wa.add_media("65463453", b"\xff\xd8wa-jpeg", "image/jpeg")
         self.deliver(self.ch_wa, load_fixture("whatsapp", "image"))
+        row = self.rows_of(self.ch_wa)
+        self.assertEqual(row.state, "done", row.last_error)
         (message,) = self.client_messages(self.dialog_on(self.ch_wa, WA_CLIENT))
         self.assertEqual(base64.b64decode(message.attachment_ids.datas), b"\xff\xd8wa-jpeg")
 
@@ -233,14 +397,24 @@ class TestFlowWhatsAppViberMeta(OpenlinesCase):
 
     def test_whatsapp_template_button_only_on_whatsapp_dialogs(self):
         self.deliver(self.ch_vb, load_fixture("viber", "viberbot_message_unicode"))
-        dialog = self.dialog_on(self.ch_vb, "01234567890A=")
+        self.deliver(self.ch_wa, load_fixture("whatsapp", "text"))
+        viber, whatsapp = self.dialog_on(self.ch_vb, VB_CLIENT), self.dialog_on(self.ch_wa, WA_CLIENT)
         wizard = self.env["openlines.whatsapp.template.send"].create(
-            {"dialog_id": dialog.id, "template_name": "hello", "template_lang": "en"}
+            {"dialog_id": viber.id, "template_name": "hello", "template_lang": "en"}
         )
         with self.assertRaises(UserError):
             wizard.action_send()
-        arch = self.env["openlines.dialog"].get_view(view_type="form")["arch"]
-        self.assertIn("action_whatsapp_template", arch)
+        # the dialog's form as a director sees it: the button is offered on WhatsApp dialogs only
+        director = new_test_user(
+            self.env, login="ol_wa_director", groups="base.group_user,openlines_connector.group_openlines_director"
+        )
+        for dialog, shown in ((viber, False), (whatsapp, True)):
+            with self.subTest(dialog.channel_id.channel_type):
+                form = Form(dialog.with_user(director))
+                button = form._view["tree"].find(".//button[@name='action_whatsapp_template']")
+                self.assertIsNotNone(button, "the form has the button")
+                hidden = safe_eval(button.get("invisible") or "False", form._get_eval_context())
+                self.assertEqual(not hidden, shown)
 
     # -- Viber ----------------------------------------------------------------------
     def test_viber_webhook_check_is_answered_without_a_row(self):
@@ -266,6 +440,7 @@ class TestFlowWhatsAppViberMeta(OpenlinesCase):
         self.assertEqual([c["type"] for c in calls], ["text", "file"])
         self.assertEqual(calls[0]["sender"]["name"], "Test line")
         self.assertIn("/web/content/", calls[1]["media"])
+        self.assertIn("/invoice.pdf?", calls[1]["media"], "Viber wants the extension at the end of the path")
         self.assertIn("access_token=", calls[1]["media"])
         self.assertEqual(self.rows_of(self.ch_vb, "out").state, "done")
         self.deliver(

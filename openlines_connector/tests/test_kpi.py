@@ -120,6 +120,32 @@ class TestKpi(OpenlinesCase, CronMixinCase):
         self.assertEqual(dialog.kpi_answer_partner_ids, self.operator.partner_id | self.operator_b.partner_id)
         self.assertFalse(self.alerts_to(self.head))
 
+    def test_the_line_chatbot_answers_through_its_script(self):
+        """The line's chatbot greets through its script (the real path): its steps are not an operator's answer;
+        the operator who takes over after the bot answers, and a plain operator may post in a bot's session."""
+        script = self.env["chatbot.script"].create(
+            {
+                "title": "KPI bot",
+                "script_step_ids": [
+                    (0, 0, {"step_type": "free_input_single", "message": "Hello! What is your question?"}),
+                    (0, 0, {"step_type": "forward_operator", "message": "Connecting you with an operator."}),
+                ],
+            }
+        )
+        self.line.chatbot_script_id = script
+        dialog = self.client_says(0, "Здравствуйте!")
+        self.assertEqual(dialog.state, "bot")
+        bot = script.operator_partner_id
+        bot_says = dialog.discuss_channel_id.message_ids.filtered(lambda m: m.author_id == bot)
+        self.assertIn("What is your question?", bot_says[:1].body or "", "the script's first step was posted")
+        self.assertFalse(dialog.kpi_first_answer_partner_id, "a script step is not an answer")
+        self.assertEqual(dialog.kpi_waiting_since, T0)
+        self.client_says(2, "Есть доставка в Казань?")  # the free input: the script forwards to an operator
+        self.assertEqual((dialog.state, dialog.operator_id), ("assigned", self.operator))
+        self.answer(6, dialog)  # an Open Lines operator (not a Live Chat user) answers in the bot's session
+        self.assertEqual(dialog.kpi_first_answer_partner_id, self.operator.partner_id)
+        self.assertEqual((dialog.first_response_time, dialog.kpi_client_message_count), (360.0, 2))
+
     def test_site_chat_visitor_messages_are_measured(self):
         with self.at(0):
             data = self.make_jsonrpc_request(
