@@ -69,9 +69,6 @@ class TestOkParse(unittest.TestCase):
         self.assertEqual((event.kind, event.text, event.user_id), ("button", "yes", "user:4"))
         self.assertEqual(self.ok.dedup_key(callback), "cb:cb1")
 
-    def test_verify_always_accepts_the_secret_is_the_url(self):
-        self.assertTrue(self.ok.verify({}, b"{}", {}))
-
     def test_malformed_raise_for_a_400(self):
         with self.assertRaises(TypeError):
             self.ok.split([1])

@@ -296,6 +296,18 @@ class TestFlowVkOkAvito(OpenlinesCase):
         (call,) = self.ok.calls_of("messages")
         self.assertEqual((call["recipient"]["chat_id"], call["message"]["text"]), ("chat:C404", "Слушаю вас"))
 
+    def test_ok_the_webhook_key_is_the_only_secret(self):
+        """OK signs nothing: a request reaches the channel only through its random webhook key."""
+        payload = ok_fixture("message_created")
+        guessed = self.ok_channel.webhook_key[:-4] + ("aaaa" if not self.ok_channel.webhook_key.endswith("aaaa") else "bbbb")
+        for key in (guessed, self.ok_channel.webhook_key[:-1], "0" * 32):
+            answer = self.url_open(WEBHOOK % key, data=json.dumps(payload), headers={"Content-Type": "application/json"})
+            self.assertEqual(answer.status_code, 404, key)
+        self.assertFalse(self.rows_of(self.ok_channel), "nothing stored for a wrong key")
+        self.assertGreaterEqual(len(self.ok_channel.webhook_key), 32, "the key is long enough not to be guessed")
+        self.assertEqual(self.post(self.ok_channel, payload).status_code, 200)
+        self.assertEqual(len(self.rows_of(self.ok_channel)), 1, "the channel's own key is accepted")
+
     def test_ok_answer_with_files_sends_public_urls(self):
         self.assertEqual(self.post(self.ok_channel, ok_fixture("message_created")).status_code, 200)
         self.process()
