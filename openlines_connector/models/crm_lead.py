@@ -18,6 +18,7 @@ class CrmLead(models.Model):
 
     def action_view_openlines_dialogs(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_dialog_action")
         action["domain"] = [("lead_id", "=", self.id)]
         action["context"] = {}

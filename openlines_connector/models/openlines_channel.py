@@ -48,6 +48,19 @@ SECRET_SETTINGS = ("verify_token", "vk_confirmation_code", "avito_client_secret"
 SCRUBBED = "[secret removed]"
 
 
+def scrub_secrets(value, secrets):
+    """``value`` (decoded JSON) with every occurrence of ``secrets`` replaced by :data:`SCRUBBED`."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, SCRUBBED)
+        return value
+    if isinstance(value, dict):
+        return {key: scrub_secrets(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_secrets(item, secrets) for item in value]
+    return value
+
+
 def _new_key(*_args):
     return secrets.token_urlsafe(32)
 
@@ -297,21 +310,7 @@ class OpenlinesChannel(models.Model):
             for value in (channel.token, channel.webhook_secret, *(channel[name] for name in SECRET_SETTINGS))
             if value and len(value) >= 6
         ]
-        if not known:
-            return payload
-
-        def scrub(value):
-            if isinstance(value, str):
-                for secret in known:
-                    value = value.replace(secret, SCRUBBED)
-                return value
-            if isinstance(value, dict):
-                return {key: scrub(item) for key, item in value.items()}
-            if isinstance(value, list):
-                return [scrub(item) for item in value]
-            return value
-
-        return scrub(payload)
+        return scrub_secrets(payload, known) if known else payload
 
     def _ingest(self, items):
         """Store raw inbound payloads; duplicates are dropped by the unique key.

@@ -399,6 +399,7 @@ class OpenlinesChannel(models.Model):
 
     def action_view_health_messages(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("openlines_connector.openlines_message_action")
         action["domain"] = [("channel_id", "=", self.id), ("state", "in", list(HEALTH_STATES))]
         action["context"] = {}

@@ -27,9 +27,11 @@ class OpenlinesContactMerge(models.TransientModel):
 
     def action_merge(self):
         self.ensure_one()
-        if not self.contact_ids:
+        # sudo: every contact of the wizard, then checked as the caller (a many2many read hides the others)
+        contacts = self.sudo().contact_ids.with_env(self.env)
+        if not contacts:
             raise UserError(self.env._("Select the contacts to merge."))
-        self.contact_ids._check_merge(self.partner_id)
+        contacts._check_merge(self.partner_id)
         # sudo: the caller's rights and the partner are checked above; the ties are the addon's
-        self.contact_ids.sudo()._move_to_partner(self.partner_id)
+        contacts.sudo()._move_to_partner(self.partner_id)
         return {"type": "ir.actions.act_window_close"}

@@ -34,6 +34,7 @@ class OpenlinesDialog(models.Model):
 
     def action_whatsapp_template(self):
         self.ensure_one()
+        self.check_access("write")
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Send a WhatsApp template"),
@@ -79,7 +80,8 @@ class OpenlinesWhatsappTemplateSend(models.TransientModel):
         self.ensure_one()
         dialog = self.dialog_id
         dialog.check_access("write")
-        if dialog.channel_id.channel_type != "whatsapp":
+        # sudo: openlines.channel - its messenger, for an operator who may not read channels
+        if dialog.sudo().channel_id.channel_type != "whatsapp":
             raise UserError(self.env._("Templates can only be sent in WhatsApp dialogs."))
         if not dialog.contact_id:
             raise UserError(self.env._("This dialog has no messenger client to send to."))

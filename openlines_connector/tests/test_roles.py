@@ -69,7 +69,19 @@ class TestRoles(OpenlinesCase):
         }
 
     def create_values(self):
-        session = self.env["discuss.channel"].create({"name": "x", "channel_type": "group"})
+        # a site-chat dialog's session: a live-chat session of the line (a dialog's conversation is one)
+        session = (
+            self.env["discuss.channel"]
+            .with_context(openlines_skip_dialog=True)
+            .create(
+                {
+                    "name": "x",
+                    "channel_type": "livechat",
+                    "livechat_channel_id": self.line.livechat_channel_id.id,
+                    "livechat_operator_id": self.manager.partner_id.id,
+                }
+            )
+        )
         return {
             "openlines.line": {"name": "Empty line"},
             "openlines.channel": {"name": "New bot", "line_id": self.line.id, "api_base_url": self.fake.url},
@@ -214,10 +226,29 @@ class TestRoles(OpenlinesCase):
         self.assertEqual(queued.operator_id, self.manager)
 
     # -- directors and administrators -----------------------------------------
+    @mute_logger("odoo.http", "odoo.models", "odoo.addons.base.models.ir_rule")
     def test_a_director_reads_every_dialog_and_its_session(self):
+        """The session's messages, not only its name: by ORM and through Discuss's own route."""
         Dialog = self.env["openlines.dialog"].with_user(self.director)
         self.assertEqual(Dialog.search([("line_id", "=", self.line.id)]), self.mine | self.theirs)
-        self.assertTrue(self.theirs.discuss_channel_id.with_user(self.director).read(["name"]))
+        session, said = self.theirs.discuss_channel_id, self.client_messages(self.theirs)
+        self.assertTrue(said)
+        on_session = [("model", "=", "discuss.channel"), ("res_id", "=", session.id)]
+        self.assertLessEqual(said, self.env["mail.message"].with_user(self.director).search(on_session))
+        self.assertEqual(said.with_user(self.director).read(["body"])[0]["body"], said[0].body)
+        self.authenticate(self.director.login, self.director.login)
+        route = self.make_jsonrpc_request("/discuss/channel/messages", {"channel_id": session.id})
+        self.assertLessEqual(set(said.ids), set(route["messages"]))  # the route answers message ids
+        # once the line names its supervisors, a director who is not one of them reads none of it
+        elsewhere = new_test_user(self.env, login="ol_role_director_elsewhere", groups=DIRECTOR)
+        self.line.supervisor_ids = self.director
+        self.assertFalse(self.env["mail.message"].with_user(elsewhere).search(on_session))
+        with self.assertRaises(AccessError):
+            said[:1].with_user(elsewhere).read(["body"])
+        self.authenticate(elsewhere.login, elsewhere.login)
+        with self.assertRaises(JsonRpcException):
+            self.make_jsonrpc_request("/discuss/channel/messages", {"channel_id": session.id})
+        self.assertEqual(said.with_user(self.director).read(["body"])[0]["body"], said[0].body)
         self.theirs.with_user(self.director).action_close()
         self.assertEqual(self.theirs.state, "closed")
 

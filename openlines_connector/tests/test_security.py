@@ -58,7 +58,7 @@ class TestSecurity(OpenlinesCase):
         other = self.env["openlines.line"].create({"name": "Other", "supervisor_ids": [(6, 0, self.admin.ids)]})
         self.line.supervisor_ids = self.director
         dialog = self.dialog_of()
-        dialog.line_id = other  # now a dialog of a line the director does not supervise
+        dialog.action_transfer(line_id=other.id)  # now a dialog of a line the director does not supervise
         self.env.flush_all()
         Report = self.env["openlines.report.dialog"]
         self.assertIn(dialog.id, Report.search([]).dialog_id.ids)
