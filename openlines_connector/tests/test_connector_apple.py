@@ -118,19 +118,22 @@ class TestAppleConnector(unittest.TestCase):
         self.assertEqual(pre["headers"]["MMCS-Signature"], base64.b64encode(bytes.fromhex(entry["signature"])).decode())
 
     def test_legacy_attachment_keys_are_read(self):
-        entry = self.fake.customer_file(b"legacy", "a.txt", "text/plain")
-        legacy = {
-            "name": "a.txt",
-            "mime-type": "text/plain",
-            "file-size": str(entry["size"]),
-            "mmcs-url": entry["url"],
-            "mmcs-owner": entry["owner"],
-            "signature-base64": base64.b64encode(bytes.fromhex(entry["signature"])).decode(),
-            "decryption-key": entry["key"].lower(),
-        }
+        """Apple's "Example Attachment" spells the keys mime-type, file-size, decryption-key, mmcs-url..."""
+        entry = self.fake.customer_file(b"legacy", "picture.png", "image/png")
+        legacy = self.sample("apple_doc_outbound_attachment_legacy_keys")["attachments"][0]
+        legacy.update(
+            {
+                "file-size": str(entry["size"]),
+                "mmcs-url": entry["url"],
+                "mmcs-owner": entry["owner"],
+                "signature-base64": base64.b64encode(bytes.fromhex(entry["signature"])).decode(),
+                "decryption-key": entry["key"].lower(),
+            }
+        )
         payload = self.sample("apple_sample_text_with_attachment")
         payload["attachments"] = [legacy]
         (file,) = self.connector.parse(payload)[0].files
+        self.assertEqual((file.name, file.mimetype), ("picture.png", "image/png"))
         self.assertEqual(self.connector.download(file), b"legacy")
 
     def test_list_picker_answer_is_a_button_with_the_items_identifier(self):

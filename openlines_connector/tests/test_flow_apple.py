@@ -168,12 +168,16 @@ class TestFlowApple(OpenlinesCase):
         self.assertEqual((rating.rating, rating.consumed), (5, True))
 
     # -- typing and close -----------------------------------------------------------
-    def test_typing_is_no_message(self):
+    def test_typing_shows_in_discuss_and_is_no_message(self):
         dialog = self.customer_writes()
+        before = self.env["bus.bus"].search([("message", "like", "isTyping")])
         typing = self.sample("courier_typing_start", sourceId=CUSTOMER, id="typing-1")
         self.deliver(typing)
         self.assertEqual(self.rows()[-1].state, "done")
         self.assertEqual(len(self.client_messages(dialog)), 1)
+        (sent,) = self.env["bus.bus"].search([("message", "like", "isTyping")]) - before
+        self.assertIn('"isTyping": true', sent.message.replace('"isTyping":true', '"isTyping": true'))
+        self.assertEqual(json.loads(sent.channel)[1:], ["discuss.channel", dialog.discuss_channel_id.id])
 
     def test_customer_close_ends_the_dialog_without_sending(self):
         self.line.write({"rating_request": True, "close_message": "Thank you, goodbye!"})
