@@ -398,8 +398,10 @@ class AppleConnector(Connector):
             return str(uuid.uuid4())
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"openlines:apple:{self.business_id}:{ref}:{part}"))
 
-    def _post(self, chat_id, body, message_id, what="the message"):
+    def _post(self, chat_id, body, message_id, what="the message", auto_reply=False):
         headers = self._auth() | {"id": message_id, "Destination-Id": chat_id, "Content-Type": "application/json"}
+        if auto_reply:  # a bot wrote it, not a person (Apple's common specifications)
+            headers["auto-reply"] = "true"
         body = {"v": 1, "id": message_id, "sourceId": self.business_id, "destinationId": chat_id, **body}
         self._request("POST", "message", what, headers=headers, data=json.dumps(body).encode())
         return message_id
@@ -446,19 +448,20 @@ class AppleConnector(Connector):
             if len(file.data or b"") > MAX_FILE:
                 raise ConnectorError(f"{file.name}: Apple takes files up to 100 MB")
         title = text if buttons and text and len(text) <= TITLE_LIMIT and "\n" not in text else ""
-        sent = []
+        sent, bot = [], bool(getattr(message, "auto_reply", False))
         try:
             if (text and not title) or files:
                 shown = [text if not title else "", PLACEHOLDER * len(files)]  # one placeholder per file
                 body = {"type": "text", "body": "\n".join(filter(None, shown))}
                 if files:
                     body["attachments"] = [self._upload(f) for f in files]
-                sent.append(self._post(message.chat_id, body, self._message_id(message.ref, "text")))
+                sent.append(self._post(message.chat_id, body, self._message_id(message.ref, "text"), auto_reply=bot))
             if buttons:
                 request_id = self._message_id(message.ref, "request")
                 picker = self._list_picker(title or "…", buttons, request_id)
                 body = {"type": "interactive", "interactiveData": picker}
-                sent.append(self._post(message.chat_id, body, self._message_id(message.ref, "picker"), "the choice"))
+                picker_id = self._message_id(message.ref, "picker")
+                sent.append(self._post(message.chat_id, body, picker_id, "the choice", auto_reply=bot))
         except ConnectorError as exc:
             exc.sent_ids = list(sent)
             raise

@@ -50,6 +50,16 @@ class OpenlinesMessage(models.Model):
         contact.is_blocked = True  # cleared by their next message
         return None
 
+    def _build_outbound(self):
+        """Apple wants ``auto-reply: true`` on what a bot sends: the line's own texts (OdooBot), a chatbot."""
+        outbound = super()._build_outbound()
+        if self.channel_id.channel_type == "apple":
+            author = self.mail_message_id.author_id
+            # sudo: chatbot.script - is the author a chatbot's operator partner (read for this flag only)
+            bots = self.env["chatbot.script"].sudo().search_count([("operator_partner_id", "=", author.id)], limit=1)
+            outbound.auto_reply = author == self.env.ref("base.partner_root") or bool(bots)
+        return outbound
+
     def _queue_outbound(self, dialog, message):
         """What the line says on closing (closing text, rating request) is not sent to a client who left."""
         if self.env.context.get("openlines_client_left"):

@@ -128,6 +128,8 @@ class TestFlowApple(OpenlinesCase):
         self.assertEqual(message["body"], "Good afternoon! How can we help?")
         self.assertEqual((message["destinationId"], message["sourceId"]), (CUSTOMER, self.apple.business_id))
         self.assertEqual(out.remote_message_id, message["id"])
+        (call,) = [c for r, c in self.apple.calls if r == "/v1/message"]
+        self.assertNotIn("auto-reply", {k.lower() for k in call["headers"]}, "a person answered")
 
     def test_operator_file_is_encrypted_and_uploaded(self):
         dialog = self.customer_writes()
@@ -154,6 +156,8 @@ class TestFlowApple(OpenlinesCase):
         dialog.action_close()
         self.send()
         (picker,) = self.apple.sent("interactive")
+        (call,) = [c for r, c in self.apple.calls if r == "/v1/message" and b'"interactive"' in c["body"]]
+        self.assertEqual(call["headers"].get("auto-reply"), "true", "the line's rating request is a bot's message")
         data = picker["interactiveData"]["data"]
         (section,) = data["listPicker"]["sections"]
         self.assertEqual([i["identifier"] for i in section["items"]], [f"rate:{n}" for n in range(1, 6)])
