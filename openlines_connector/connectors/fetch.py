@@ -272,7 +272,7 @@ def safe_get(url, limit, deadline=FETCH_DEADLINE, headers=None, timeout=None):
         session.mount("http://", _Adapter())
         session.mount("https://", _Adapter())
         try:
-            return _get(session, url, limit, headers, (min(timeout, 10), timeout), watch, time.monotonic() + deadline)
+            return _get(session, url, limit, headers, timeout, watch, time.monotonic() + deadline)
         except requests.RequestException:
             if watch.expired:
                 raise FetchTimeout(f"no complete answer within {deadline} s") from None

@@ -6,6 +6,7 @@ from . import openlines_dialog
 from . import openlines_dialog_routing
 from . import openlines_dialog_rating
 from . import openlines_message
+from . import openlines_message_queue  # claims, attempts and limits of the inbound queue (issue 19)
 from . import openlines_message_company
 from . import openlines_channel_health  # after openlines_message: extends both models
 from . import openlines_message_consent
