@@ -1,7 +1,8 @@
 """The Avito connector against the shared fixtures and a loopback fake Avito API (no Odoo)."""
 
 import copy
-import unittest
+
+from odoo.tests.common import BaseCase
 
 from ..connectors.avito import AvitoConnector
 from ..connectors.base import ConnectorError, InboundFile, OutboundFile, OutboundMessage, get_connector
@@ -15,7 +16,7 @@ EXPECTED_KINDS = {
 }
 
 
-class AvitoCase(unittest.TestCase):
+class AvitoCase(BaseCase):
     @classmethod
     def setUpClass(cls):
         cls.fake = FakeAvito().start()

@@ -6,7 +6,8 @@ and ``InstagramConnector``.
 
 import copy
 import json
-import unittest
+
+from odoo.tests.common import BaseCase
 
 from ..connectors.base import ConnectorError, OutboundFile, OutboundMessage, get_connector
 from ..connectors.meta import OUTSIDE_WINDOW_SUBCODE, InstagramConnector, MessengerConnector, sign
@@ -49,7 +50,7 @@ def instagram(**config):
     return InstagramConnector({"token": "PAGE-TOKEN", "webhook_secret": SECRET, "verify_token": "vt"} | config)
 
 
-class TestMetaInbound(unittest.TestCase):
+class TestMetaInbound(BaseCase):
     def _check(self, channel, conn, expected):
         self.assertEqual(sorted(expected), fixture_names(channel))
         for name, (kind, key) in expected.items():
@@ -145,7 +146,7 @@ class TestMetaInbound(unittest.TestCase):
         self.assertFalse(instagram().verify({}, body, {}))
 
 
-class TestMetaApi(unittest.TestCase):
+class TestMetaApi(BaseCase):
     def setUp(self):
         self.fb = FakeMeta().start()
         self.addCleanup(self.fb.stop)

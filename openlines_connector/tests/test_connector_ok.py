@@ -1,7 +1,8 @@
 """The Odnoklassniki connector against the shared fixtures and a loopback fake OK API (no Odoo)."""
 
 import copy
-import unittest
+
+from odoo.tests.common import BaseCase
 
 from ..connectors.base import ConnectorError, InboundFile, OutboundFile, OutboundMessage, get_connector
 from ..connectors.ok import OkConnector
@@ -16,7 +17,7 @@ def with_attachments(*attachments):
     return payload
 
 
-class TestOkParse(unittest.TestCase):
+class TestOkParse(BaseCase):
     def setUp(self):
         self.ok = OkConnector({})
 
@@ -76,7 +77,7 @@ class TestOkParse(unittest.TestCase):
         self.assertEqual(self.ok.parse("x")[0].kind, "ignore")
 
 
-class TestOkApi(unittest.TestCase):
+class TestOkApi(BaseCase):
     @classmethod
     def setUpClass(cls):
         cls.fake = FakeOK().start()

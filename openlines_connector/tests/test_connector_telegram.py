@@ -7,7 +7,8 @@ import copy
 import logging
 import threading
 import traceback
-import unittest
+
+from odoo.tests.common import BaseCase
 
 from ..connectors.base import (
     ConnectorError,
@@ -70,7 +71,7 @@ def _with_message(**fields):
     return payload
 
 
-class FieldsCase(unittest.TestCase):
+class FieldsCase(BaseCase):
     def assertFields(self, obj, **expected):
         self.assertEqual({k: getattr(obj, k) for k in expected}, expected)
 
@@ -317,7 +318,7 @@ class TestTelegramParse(FieldsCase):
         self.assertEqual(connector.api_base_url, "https://api.telegram.org")
 
 
-class TestSplitText(unittest.TestCase):
+class TestSplitText(BaseCase):
     def test_split_prefers_boundaries(self):
         words = [f"word{i}" for i in range(1300)]
         text = "\n".join(" ".join(words[i : i + 12]) for i in range(0, len(words), 12))

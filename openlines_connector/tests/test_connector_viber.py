@@ -6,7 +6,8 @@ Plain unittest (no database, no Odoo import): the spec of ``ViberConnector``.
 import hashlib
 import hmac
 import json
-import unittest
+
+from odoo.tests.common import BaseCase
 
 from ..connectors.base import ConnectorError, FileTooLarge, InboundFile, OutboundFile, OutboundMessage, get_connector
 from ..connectors.viber import ViberConnector
@@ -40,7 +41,7 @@ def signature(body, token=TOKEN):
     return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
 
 
-class TestViberInbound(unittest.TestCase):
+class TestViberInbound(BaseCase):
     def test_every_fixture_parses_and_splits(self):
         self.assertEqual(sorted(EXPECTED), fixture_names("viber"))
         for name, (kind, key) in EXPECTED.items():
@@ -118,7 +119,7 @@ class TestViberInbound(unittest.TestCase):
         self.assertFalse(connector(token="").verify({"X-Viber-Content-Signature": signature(body, "")}, body, {}))
 
 
-class TestViberApi(unittest.TestCase):
+class TestViberApi(BaseCase):
     def setUp(self):
         self.vb = FakeViber().start()
         self.addCleanup(self.vb.stop)

@@ -2,7 +2,8 @@
 
 import copy
 import json
-import unittest
+
+from odoo.tests.common import BaseCase
 
 from ..connectors.base import ConnectorError, FileTooLarge, InboundFile, OutboundFile, OutboundMessage, get_connector
 from ..connectors.vk import LIBRARY_METHOD_URL, VkConnector, random_id
@@ -43,7 +44,7 @@ def body(payload, secret=SECRET):
     return json.dumps(payload).encode()
 
 
-class TestVkParse(unittest.TestCase):
+class TestVkParse(BaseCase):
     def setUp(self):
         self.vk = VkConnector({"webhook_secret": SECRET, "vk_confirmation_code": "code42"})
 
@@ -140,7 +141,7 @@ class TestVkParse(unittest.TestCase):
         self.assertEqual(self.vk.parse([1])[0].kind, "ignore")
 
 
-class TestVkWebhook(unittest.TestCase):
+class TestVkWebhook(BaseCase):
     def setUp(self):
         self.vk = VkConnector({"webhook_secret": SECRET, "vk_group_id": "203076503", "vk_confirmation_code": "c0de"})
 
@@ -194,7 +195,7 @@ class TestVkWebhook(unittest.TestCase):
                 self.vk.split(bad)
 
 
-class VkApiCase(unittest.TestCase):
+class VkApiCase(BaseCase):
     @classmethod
     def setUpClass(cls):
         cls.fake = FakeVK().start()

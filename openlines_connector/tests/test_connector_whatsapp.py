@@ -5,9 +5,10 @@ Plain unittest (no database, no Odoo import): the spec of ``WhatsAppConnector``.
 
 import copy
 import json
-import unittest
 
 import requests
+
+from odoo.tests.common import BaseCase
 
 from ..connectors.base import ConnectorError, FileTooLarge, InboundFile, OutboundFile, OutboundMessage, get_connector
 from ..connectors.meta import sign
@@ -54,7 +55,7 @@ def event(name):
     return ev
 
 
-class TestWhatsAppInbound(unittest.TestCase):
+class TestWhatsAppInbound(BaseCase):
     def test_every_fixture_parses_to_its_kind_and_key(self):
         self.assertEqual(sorted(EXPECTED), fixture_names("whatsapp"))
         for name, (kind, key) in EXPECTED.items():
@@ -152,7 +153,7 @@ class TestWhatsAppInbound(unittest.TestCase):
         self.assertEqual(connector().split({"entry": [{"changes": [{"value": {"messages": [{"type": "text"}]}}]}]}), [])
 
 
-class TestWhatsAppAuth(unittest.TestCase):
+class TestWhatsAppAuth(BaseCase):
     def test_handshake_echoes_the_challenge_only_for_the_verify_token(self):
         good = {"hub.mode": "subscribe", "hub.verify_token": "vt-123", "hub.challenge": "1158201444"}
         self.assertEqual(connector().handshake(good), (200, "1158201444"))
@@ -171,7 +172,7 @@ class TestWhatsAppAuth(unittest.TestCase):
         self.assertFalse(connector(webhook_secret="").verify(good, body, {}))
 
 
-class TestWhatsAppApi(unittest.TestCase):
+class TestWhatsAppApi(BaseCase):
     def setUp(self):
         self.wa = FakeWhatsApp().start()
         self.addCleanup(self.wa.stop)

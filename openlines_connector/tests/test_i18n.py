@@ -16,7 +16,7 @@ To fix a failure after adding strings::
     # translate the listed msgids in i18n/ru.po, then: python3 scripts/i18n_check.py
 """
 
-import unittest
+
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from pathlib import Path
 import polib
 
 from odoo.tests import TransactionCase, tagged
+from odoo.tests.common import BaseCase
 from odoo.tools.translate import PoFileReader, TranslationModuleReader
 
 from .po_rules import kept_problems, placeholders
@@ -61,7 +62,7 @@ def _entries(pofile):
     return [entry for entry in pofile if not entry.obsolete]
 
 
-class TestI18nCatalogue(unittest.TestCase):
+class TestI18nCatalogue(BaseCase):
     """Static checks of i18n/ru.po against i18n/openlines_connector.pot (no database)."""
 
     @classmethod
