@@ -44,6 +44,7 @@ ACCOUNT_ERROR_CODES = {
     "messenger": {190},
     "instagram": {190},
     "viber": {2},  # invalid authentication token
+    "apple": {401, 403},  # Apple refused the JWT: MSP ID or API secret wrong
 }
 
 #: a channel with more incoming messages than this waiting to be processed is flooded ...

@@ -89,6 +89,8 @@ class TestAppleConnector(unittest.TestCase):
         self.assertEqual(self.connector.load(json.dumps(payload).encode()), payload)
         with self.assertRaises(ValueError):
             self.connector.load(b"\x1f\x8b\x08\x00broken")
+        with self.assertRaises(ValueError, msg="a gzip bomb is refused, not inflated"):
+            self.connector.load(gzip.compress(b"1" + b" " * (17 * 1024 * 1024)))  # its first 16 MB parse
 
     # -- inbound ----------------------------------------------------------------------
     def test_text_typing_close_and_unknown_types(self):

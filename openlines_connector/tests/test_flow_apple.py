@@ -149,6 +149,7 @@ class TestFlowApple(OpenlinesCase):
         out = self.rows("out")
         self.assertEqual(out.state, "failed")
         self.assertIn("403", out.last_error)
+        self.assertEqual(self.ch_apple.state, "failing", "credentials Apple refuses are the account's: alert at once")
 
     def test_rating_list_picker_answer_lands_in_rating(self):
         self.line.rating_request = True
