@@ -226,4 +226,4 @@ class TestFlowApple(OpenlinesCase):
         arch = self.env["openlines.channel"].get_view(view_type="form")["arch"]
         self.assertIn("apple_msp_secret", arch)
         self.assertNotIn("no connector for it", arch)
-        self.assertIn(json.dumps("/message")[1:-1], arch)
+        self.assertIn("/message", arch)
