@@ -49,7 +49,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 _logger = logging.getLogger(__name__)
 
 #: seconds one download may take, connect to last byte
-FETCH_DEADLINE = 30
+FETCH_DEADLINE = 20
 #: seconds one API call may take, connect to last byte, when the caller gives no deadline
 API_DEADLINE = 60
 MAX_REDIRECTS = 5

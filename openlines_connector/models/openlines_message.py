@@ -21,7 +21,7 @@ MAX_ATTEMPTS = 12
 #: advisory lock key of the inbound queue ("olin")
 INBOUND_LOCK = 0x6F6C696E
 #: an inbound batch starts no new row after this many seconds (the rest is released, untouched)
-BATCH_SECONDS = 20
+BATCH_SECONDS = 10
 def _backoff(attempts):
     """Seconds to wait before attempt number ``attempts + 1``: 10 s, 20 s, 40 s... up to an hour."""
     return min(10 * 2 ** max(attempts - 1, 0), 3600)

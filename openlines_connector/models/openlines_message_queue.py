@@ -45,7 +45,7 @@ class MessageLimits:
 
     files: int = 10  # attachments downloaded per message
     bytes: int = 50 * 1024 * 1024  # bytes downloaded per message, all its files together
-    seconds: int = 30  # seconds spent downloading per message, all its files together
+    seconds: int = 20  # seconds spent downloading per message, all its files together
 
 
 #: per channel type (``default`` for the others): what exceeds them becomes a note to the operator
@@ -79,24 +79,29 @@ class OpenlinesMessage(models.Model):
         short index scan per channel); the batch takes the first of every
         channel, then the second... so a channel flooded with thousands of rows
         gets its share of a batch, never all of it, and another channel's row
-        waits one batch at most. Rows of one channel stay in id order, hence
-        each conversation's order. Returned in id order.
+        waits one batch at most. Returned in the order they are handled: turn
+        by turn, and within a turn the channel with the fewest due rows first
+        (a quiet line's message is not handled after a flood's slow one); rows
+        of one channel stay in id order, hence each conversation's order.
         """
         rows = self.env.execute_query(
             SQL(
                 """SELECT m.id FROM openlines_message m
-                WHERE m.id IN (
-                    SELECT f.id FROM (
-                        SELECT d.id, row_number() OVER (PARTITION BY c.id ORDER BY d.id) AS turn
+                  JOIN (
+                    SELECT f.id, f.turn, f.backlog FROM (
+                        SELECT d.id, row_number() OVER (PARTITION BY c.id ORDER BY d.id) AS turn,
+                               count(*) OVER (PARTITION BY c.id) AS backlog
                           FROM openlines_channel c
                           CROSS JOIN LATERAL (
                               SELECT q.id FROM openlines_message q
                                WHERE q.channel_id = c.id AND q.direction = 'in'
                                  AND q.state IN ('pending', 'retry') AND q.next_attempt_dt <= %(now)s
                                ORDER BY q.id LIMIT %(limit)s) d
-                    ) f ORDER BY f.turn, f.id LIMIT %(limit)s)
-                  AND m.state IN ('pending', 'retry')
-                ORDER BY m.id FOR UPDATE SKIP LOCKED""",
+                    ) f ORDER BY f.turn, f.id LIMIT %(limit)s
+                  ) t ON t.id = m.id
+                 WHERE m.state IN ('pending', 'retry')
+                 ORDER BY t.turn, t.backlog, m.id
+                   FOR UPDATE OF m SKIP LOCKED""",
                 now=fields.Datetime.now(),
                 limit=limit,
             )
@@ -191,7 +196,8 @@ class OpenlinesMessage(models.Model):
             )
         )
         self.invalidate_recordset()
-        return self.browse([r[0] for r in rows])
+        locked = {r[0] for r in rows}
+        return self.filtered(lambda r: r.id in locked)  # in the claim's order
 
     def _lock_inbound_again(self, rows, wait=30):
         """Take the inbound queue again after the commit of ``rows``' attempts.
