@@ -40,6 +40,8 @@ from .fake_telegram import LoopbackHandler, LoopbackServer, fixtures_dir
 BID = "com.apple.messages.MSMessageExtensionBalloonPlugin:0000000000:com.apple.icloud.apps.messages.business.extension"
 SENT_TYPES = {"text", "interactive", "typing_start", "typing_end", "richLink"}  # close is receive-only
 MAX_SIZE = 100 * 1024 * 1024
+BUSINESS_ID = "a884eddf-2d3c-4e7a-9b1c-0f5e6d7c8b9a"  # the prefix of Apple's example Source-Id
+MSP_ID = "5f1b6f6c-6a77-4bde-9f3e-3c1d2e4f5a6b"
 
 
 def load_fixture(name):
@@ -82,7 +84,7 @@ class FakeApple(LoopbackServer):
     handler_class = _Handler
     name = "FakeApple"
 
-    def __init__(self, business_id="a884eddf-2d3c-4e7a-9b1c-0f5e6d7c8b9a", msp_id="5f1b6f6c-6a77-4bde-9f3e-3c1d2e4f5a6b"):
+    def __init__(self, business_id=BUSINESS_ID, msp_id=MSP_ID):
         self.business_id = business_id
         self.msp_id = msp_id
         self.secret = base64.b64encode(hashlib.sha256(b"fake apple msp secret").digest()).decode()
@@ -291,7 +293,8 @@ class FakeApple(LoopbackServer):
             "owner": f"M{n:040x}",
             "checksum": None,
         }
-        return 200, {"upload-url": f"{self.url}/upload/{n}", "mmcs-url": self.files[n]["url"], "mmcs-owner": self.files[n]["owner"]}
+        slot = self.files[n]
+        return 200, {"upload-url": f"{self.url}/upload/{n}", "mmcs-url": slot["url"], "mmcs-owner": slot["owner"]}
 
     def _upload(self, n, headers, body):
         slot = self.files.get(n)

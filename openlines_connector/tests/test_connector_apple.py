@@ -165,7 +165,8 @@ class TestAppleConnector(unittest.TestCase):
 
     def test_attachment_is_encrypted_uploaded_and_referenced(self):
         data = b"%PDF-1.4 the invoice"
-        self.connector.send(OutboundMessage(CUSTOMER, "Your invoice", [OutboundFile("invoice.pdf", data, "application/pdf")]))
+        invoice = OutboundFile("invoice.pdf", data, "application/pdf")
+        self.connector.send(OutboundMessage(CUSTOMER, "Your invoice", [invoice]))
         (message,) = self.fake.sent()
         self.assertEqual(message["body"], "Your invoice\n\ufffc")
         (item,) = message["attachments"]

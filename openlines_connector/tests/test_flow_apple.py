@@ -172,6 +172,66 @@ class TestFlowApple(OpenlinesCase):
         )
         self.assertEqual((rating.rating, rating.consumed), (5, True))
 
+    def answer_picker(self, picker, item_index, msg_id):
+        """The customer's answer to ``picker`` (as sent to the fake): one chosen item, its request id echoed."""
+        data = picker["interactiveData"]["data"]
+        answer = self.sample("apple_tutorial_list_picker_reply", sourceId=CUSTOMER, id=msg_id)
+        answer["interactiveData"]["data"]["requestIdentifier"] = data["requestIdentifier"]
+        chosen = data["listPicker"]["sections"][0]["items"][item_index]
+        answer["interactiveData"]["data"]["listPicker"]["sections"][0]["items"] = [chosen]
+        return answer
+
+    def test_consent_is_asked_with_a_list_picker_and_given_with_it(self):
+        self.line.consent_required = True
+        self.deliver(self.sample("courier_text_hello_business", sourceId=CUSTOMER))
+        self.assertFalse(self.dialog(), "nothing reaches operators before consent")
+        (picker,) = self.apple.sent("interactive")
+        items = picker["interactiveData"]["data"]["listPicker"]["sections"][0]["items"]
+        self.assertEqual([i["identifier"] for i in items], ["consent:yes", "consent:no"])
+        self.deliver(self.answer_picker(picker, 0, "consent-answer"))
+        self.process()  # the held message follows
+        dialog = self.dialog()
+        self.assertTrue(dialog.contact_id.consent_date)
+        self.assertEqual([m.body for m in self.client_messages(dialog)], ["<p>Hello, Business!</p>"])
+
+    def test_chatbot_answers_are_a_list_picker_and_the_choice_moves_the_script(self):
+        script = self.env["chatbot.script"].create(
+            {
+                "title": "Shop bot",
+                "script_step_ids": [
+                    (0, 0, {"step_type": "text", "message": "Hello, I am the shop bot."}),
+                    (
+                        0,
+                        0,
+                        {
+                            "step_type": "question_selection",
+                            "message": "What do you need?",
+                            "answer_ids": [(0, 0, {"name": "Buy"}), (0, 0, {"name": "Support"})],
+                        },
+                    ),
+                    (0, 0, {"step_type": "free_input_single", "message": "Your name, please?"}),
+                ],
+            }
+        )
+        buy, support = script.script_step_ids.answer_ids.sorted("sequence")
+        self.line.chatbot_script_id = script
+        dialog = self.customer_writes("Hi")
+        self.send()
+        hello, picker = self.apple.sent()
+        self.assertEqual((hello["type"], hello["body"]), ("text", "Hello, I am the shop bot."))
+        received = picker["interactiveData"]["receivedMessage"]["title"]
+        items = picker["interactiveData"]["data"]["listPicker"]["sections"][0]["items"]
+        self.assertEqual(received, "What do you need?")
+        expected = [("Buy", f"chatbot:{buy.id}"), ("Support", f"chatbot:{support.id}")]
+        self.assertEqual([(i["title"], i["identifier"]) for i in items], expected)
+        bot_calls = [c for r, c in self.apple.calls if r == "/v1/message"]
+        self.assertTrue(all(c["headers"].get("auto-reply") == "true" for c in bot_calls), "the chatbot is a bot")
+        self.apple.messages.clear()
+        self.deliver(self.answer_picker(picker, 1, "chatbot-answer"))
+        self.assertIn("Support", self.client_messages(dialog)[-1].body)
+        self.send()
+        self.assertEqual([m.get("body") for m in self.apple.sent()], ["Your name, please?"])
+
     # -- typing and close -----------------------------------------------------------
     def test_typing_shows_in_discuss_and_is_no_message(self):
         dialog = self.customer_writes()
