@@ -4,6 +4,7 @@ webhook route, the crons process and send, and the fake checks every call Odoo m
 import base64
 import json
 
+from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
@@ -195,21 +196,19 @@ class TestFlowApple(OpenlinesCase):
         self.assertEqual([m.body for m in self.client_messages(dialog)], ["<p>Hello, Business!</p>"])
 
     def test_chatbot_answers_are_a_list_picker_and_the_choice_moves_the_script(self):
+        steps = [
+            ("text", "Hello, I am the shop bot.", []),
+            ("question_selection", "What do you need?", ["Buy", "Support"]),
+            ("free_input_single", "Your name, please?", []),
+        ]
         script = self.env["chatbot.script"].create(
             {
-                "title": "Shop bot",
+                "title": "Apple shop bot",
                 "script_step_ids": [
-                    (0, 0, {"step_type": "text", "message": "Hello, I am the shop bot."}),
-                    (
-                        0,
-                        0,
-                        {
-                            "step_type": "question_selection",
-                            "message": "What do you need?",
-                            "answer_ids": [(0, 0, {"name": "Buy"}), (0, 0, {"name": "Support"})],
-                        },
-                    ),
-                    (0, 0, {"step_type": "free_input_single", "message": "Your name, please?"}),
+                    Command.create(
+                        {"step_type": kind, "message": text, "answer_ids": [Command.create({"name": n}) for n in names]}
+                    )
+                    for kind, text, names in steps
                 ],
             }
         )
