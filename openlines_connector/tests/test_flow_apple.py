@@ -268,6 +268,8 @@ class TestFlowApple(OpenlinesCase):
             for field in ("apple_business_id", "apple_msp_id", "apple_msp_secret"):
                 with self.subTest(user=user.login, field=field), self.assertRaises(AccessError):
                     self.ch_apple.with_user(user).read([field])
+        arch = self.env["openlines.channel"].with_user(director).get_view(view_type="form")["arch"]
+        self.assertNotIn("apple_msp_secret", arch, "the director's form has no credential fields")
         values = self.ch_apple.with_user(admin).read(["apple_msp_id", "apple_msp_secret"])[0]
         self.assertEqual((values["apple_msp_id"], values["apple_msp_secret"]), (self.apple.msp_id, self.apple.secret))
 
