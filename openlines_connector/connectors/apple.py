@@ -198,6 +198,14 @@ def _kind(mimetype):
     return {"image": "photo", "video": "video", "audio": "audio"}.get(major, "document")
 
 
+def _headline(text):
+    """A picker bubble's title for a longer text (sent as a message before it): its first line, shortened."""
+    line = next((part.strip() for part in (text or "").splitlines() if part.strip()), "")
+    if not line:
+        return "👇"
+    return line if len(line) <= TITLE_LIMIT else line[: TITLE_LIMIT - 1].rstrip() + "…"
+
+
 def _chosen(interactive):
     """Identifiers (else titles) of the items the customer chose in a list picker answer."""
     data = interactive.get("data") or {}
@@ -447,18 +455,18 @@ class AppleConnector(Connector):
         for file in files:
             if len(file.data or b"") > MAX_FILE:
                 raise ConnectorError(f"{file.name}: Apple takes files up to 100 MB")
-        title = text if buttons and text and len(text) <= TITLE_LIMIT and "\n" not in text else ""
+        whole = bool(buttons and text and len(text) <= TITLE_LIMIT and "\n" not in text)  # the picker's title says all
         sent, bot = [], bool(getattr(message, "auto_reply", False))
         try:
-            if (text and not title) or files:
-                shown = [text if not title else "", PLACEHOLDER * len(files)]  # one placeholder per file
+            if (text and not whole) or files:
+                shown = ["" if whole else text, PLACEHOLDER * len(files)]  # one placeholder per file
                 body = {"type": "text", "body": "\n".join(filter(None, shown))}
                 if files:
                     body["attachments"] = [self._upload(f) for f in files]
                 sent.append(self._post(message.chat_id, body, self._message_id(message.ref, "text"), auto_reply=bot))
             if buttons:
                 request_id = self._message_id(message.ref, "request")
-                picker = self._list_picker(title or "…", buttons, request_id)
+                picker = self._list_picker(text if whole else _headline(text), buttons, request_id)
                 body = {"type": "interactive", "interactiveData": picker}
                 picker_id = self._message_id(message.ref, "picker")
                 sent.append(self._post(message.chat_id, body, picker_id, "the choice", auto_reply=bot))

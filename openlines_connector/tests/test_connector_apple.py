@@ -185,6 +185,14 @@ class TestAppleConnector(unittest.TestCase):
         self.assertFalse(section["multipleSelection"])
         self.assertEqual(data["receivedMessage"]["title"], "Please rate our service")
         self.assertFalse(self.fake.sent("text"), "a short question is the picker's own title")
+        self.fake.messages.clear()
+        question = "Thank you for contacting us today, we hope everything was clear.\nHow would you rate the answer?"
+        self.connector.send(OutboundMessage(CUSTOMER, question, buttons=buttons, ref="10"))
+        text, picker = self.fake.sent()
+        self.assertEqual((text["type"], text["body"]), ("text", question), "a longer text goes first, whole")
+        title = picker["interactiveData"]["receivedMessage"]["title"]
+        self.assertEqual(title, "Thank you for contacting us today, we hope everything was c…")
+        self.assertEqual(len(title), 60)
 
     def test_errors_are_classified(self):
         self.fake.queue_error("/v1/message", 503)
