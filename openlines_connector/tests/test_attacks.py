@@ -8,6 +8,7 @@ the calls the fake messenger API received, the mail queue, the session's members
 
 import base64
 import json
+from itertools import product
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
@@ -218,18 +219,20 @@ class TestAttacksOnDialogs(AttackCase):
         archived = new_test_user(self.env, login="ol_att_archived", groups=MANAGER)
         self.line.user_ids = [(4, archived.id)]
         archived.active = False
-        for user in (self.portal, self.employee, self.vip_operator, archived):
-            with self.subTest(user=user.login):
-                self.refused(
-                    lambda u=user: self.mine.with_user(self.manager).action_transfer(user_id=u.id), UserError
-                )
-                self.refused(lambda u=user: self.mine.with_user(self.manager).action_take_as(u), UserError)
+        # by the dialog's manager, and by a director of the line (whose rights do not hang on the operator)
+        targets = (self.portal, self.employee, self.vip_operator, archived)
+        for by, user in product((self.manager, self.director), targets):
+            with self.subTest(by=by.login, user=user.login):
+                dialog = self.mine.with_user(by)
+                self.refused(lambda d=dialog, u=user: d.action_transfer(user_id=u.id), UserError)
+                self.refused(lambda d=dialog, u=user: d.action_take_as(u), UserError)
                 self.assertEqual(self.mine.operator_id, self.manager)
                 self.assertNotIn(user.partner_id, self.mine.discuss_channel_id.channel_member_ids.partner_id)
         # nor to another company's line
         other_company = self.env["res.company"].create({"name": "Other Co"})
         foreign = self.env["openlines.line"].create({"name": "Foreign", "company_id": other_company.id})
-        self.refused(lambda: self.mine.with_user(self.manager).action_transfer(line_id=foreign.id), UserError)
+        for by in (self.manager, self.director):
+            self.refused(lambda b=by: self.mine.with_user(b).action_transfer(line_id=foreign.id), UserError)
         self.assertEqual(self.mine.line_id, self.line)
 
     def test_functional_a_manager_transfers_his_own_dialog_to_a_colleague(self):
@@ -250,16 +253,17 @@ class TestAttacksOnDialogs(AttackCase):
 
     # -- new: the same fields through the partner's and the lead's one2many -----------------------
     def test_new_a_partner_or_lead_form_cannot_rewire_dialogs_or_contacts(self):
-        own = self.mine.partner_id
-        self.refused(lambda: own.with_user(self.manager).write({"openlines_dialog_ids": [(4, self.victim.id)]}))
-        self.refused(
-            lambda: own.with_user(self.manager).write({"openlines_contact_ids": [(4, self.victim.contact_id.id)]})
-        )
-        lead = self.env["crm.lead"].create({"name": "Mine", "user_id": self.manager.id})
+        """The ties written from the other side: a partner's Dialogs and Messenger contacts, a lead's Dialogs."""
+        self.manager.group_ids = [(4, self.env.ref("sales_team.group_sale_salesman_all_leads").id)]
+        thief = self.env["res.partner"].create({"name": "Thief", "email": "thief@example.com"})
+        contact, lead_before = self.mine.contact_id, self.mine.lead_id
+        self.refused(lambda: thief.with_user(self.manager).write({"openlines_dialog_ids": [(4, self.mine.id)]}))
+        self.refused(lambda: thief.with_user(self.manager).write({"openlines_contact_ids": [(4, contact.id)]}))
+        lead = self.env["crm.lead"].create({"name": "Another lead", "user_id": self.manager.id})
         self.refused(lambda: lead.with_user(self.manager).write({"openlines_dialog_ids": [(4, self.mine.id)]}))
-        self.assertEqual(self.victim.partner_id, self.victim.contact_id.partner_id)
-        self.assertNotEqual(self.victim.partner_id, own)
-        self.assertFalse(self.mine.lead_id == lead)
+        self.assertEqual(self.mine.partner_id, contact.partner_id)
+        self.assertNotEqual(contact.partner_id, thief)
+        self.assertEqual(self.mine.lead_id, lead_before)
 
 
 @tagged("post_install", "-at_install")
@@ -467,7 +471,27 @@ class TestEveryPublicMethod(AttackCase):
         failed.write({"state": "failed", "dialog_id": dialog.id})
         readers = {"colleague", "manager", "director", "admin"}  # the line's operators, its director
         everyone_internal = set(ROLES) - {"portal"}
-        return {
+        cases = {}
+        if "openlines.dialog.transfer" in self.env:  # working in Discuss (issue 16)
+            transfer = self.env["openlines.dialog.transfer"].create(
+                {"dialog_id": dialog.id, "target": "user", "user_id": self.colleague.id}
+            )
+            cases.update(
+                {
+                    ("openlines.dialog", "action_join"): (dialog, lambda r: r.action_join(), {"director", "admin"}),
+                    ("openlines.dialog.transfer", "action_transfer"): (
+                        transfer,
+                        lambda r: r.action_transfer(),
+                        OPERATORS,
+                    ),
+                    ("discuss.channel", "livechat_join_channel_needing_help"): (
+                        dialog.discuss_channel_id,
+                        lambda r: r.livechat_join_channel_needing_help(),
+                        OPERATORS,
+                    ),
+                }
+            )
+        return cases | {
             ("openlines.dialog", "action_take"): (dialog, lambda r: r.action_take(), OPERATORS),
             ("openlines.dialog", "action_take_as"): (dialog, lambda r: r.action_take_as(self.colleague), OPERATORS),
             ("openlines.dialog", "action_transfer"): (
@@ -531,6 +555,20 @@ class TestEveryPublicMethod(AttackCase):
                 lambda r: r.action_join(),
                 {"admin"},
             ),
+            # working in Discuss (issue 16): join as supervisor, the transfer wizard, Discuss's "Join" = Take
+            ("openlines.dialog", "action_join"): (dialog, lambda r: r.action_join(), {"director", "admin"}),
+            ("openlines.dialog.transfer", "action_transfer"): (
+                dialog,
+                lambda r: r.env["openlines.dialog.transfer"]
+                .create({"dialog_id": r.id, "user_id": self.colleague.id})
+                .action_transfer(),
+                OPERATORS,
+            ),
+            ("discuss.channel", "livechat_join_channel_needing_help"): (
+                dialog.discuss_channel_id,
+                lambda r: r.livechat_join_channel_needing_help(),
+                OPERATORS,
+            ),
         }
 
     def test_every_public_method_checks_the_caller_before_acting(self):
@@ -540,7 +578,7 @@ class TestEveryPublicMethod(AttackCase):
             self.public_methods() - listed, set(), "a new public method: add it here with the roles that may call it"
         )
         self.assertTrue(self.channel.state in ("draft", "connected"))
-        for (model, method), (record, call, allowed) in sorted(cases.items()):
+        for (model, method), (record, call, allowed) in sorted(cases.items(), key=lambda item: item[0]):
             self.assertTrue(record, f"{model}.{method} has a record to call")
             for role in ROLES:
                 with self.subTest(method=f"{model}.{method}", role=role):
