@@ -52,56 +52,69 @@ class OdooServer:
         raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="session")
-def odoo_server(tmp_path_factory):
+def start_odoo(db, conf, log, *extra, env=None):
+    """Start ``odoo server`` on ``db`` (threaded, one cron thread unless ``extra`` says otherwise); wait for it.
+
+    :return: ``(process, url)``; the caller stops the process (:func:`stop_odoo`).
+    """
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "odoo", "server", "-c", conf, "-d", db, "--db-filter", f"^{db}$",
+            "--http-port", str(port), "--http-interface", "127.0.0.1", "--logfile", str(log),
+            *(extra or ("--max-cron-threads", "1", "--workers", "0")),
+        ],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if requests.get(f"{url}/web/login", timeout=5).status_code == 200:
+                return process, url
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_odoo(process)
+            raise RuntimeError(f"Odoo did not start; see {log}:\n" + Path(log).read_text()[-3000:])
+        time.sleep(0.5)
+
+
+def stop_odoo(process):
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def e2e_database():
+    """``(db, conf)`` of the end-to-end tests, set by ``make test``."""
     db, conf = os.environ.get("OPENLINES_E2E_DB"), os.environ.get("OPENLINES_ODOO_CONF")
     if not db or not conf:
         pytest.fail("End-to-end tests run through `make test`, which sets OPENLINES_E2E_DB and OPENLINES_ODOO_CONF")
-    port = _free_port()
+    return db, conf
+
+
+@pytest.fixture(scope="session")
+def tarpit():
+    """A hostile file server (``fake_tarpit.py``) that the server's downloads may reach (test-only allowance)."""
+    from fake_tarpit import FakeTarpit  # noqa: PLC0415 - after sys.path is set
+
+    with FakeTarpit(every=2) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def odoo_server(tmp_path_factory, tarpit):
+    db, conf = e2e_database()
     log = tmp_path_factory.mktemp("odoo") / "server.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "odoo",
-            "server",
-            "-c",
-            conf,
-            "-d",
-            db,
-            "--db-filter",
-            f"^{db}$",
-            "--http-port",
-            str(port),
-            "--http-interface",
-            "127.0.0.1",
-            "--max-cron-threads",
-            "1",
-            "--workers",
-            "0",
-            "--logfile",
-            str(log),
-        ],
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, OPENLINES_TEST_FETCH_ORIGINS=tarpit.url.removeprefix("http://"))
+    process, url = start_odoo(db, conf, log, env=env)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if requests.get(f"{url}/web/login", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Odoo did not start; see {log}:\n" + log.read_text()[-3000:])
-            time.sleep(0.5)
         server = OdooServer(url, db)
         server.log = log
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_odoo(process)

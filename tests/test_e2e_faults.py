@@ -73,6 +73,14 @@ def ingest(channel_id, updates, env):
     env["openlines.channel"].browse(channel_id)._ingest([(str(u["update_id"]), u) for u in updates])
 
 
+def op_release(cmd):
+    # the lease of a row whose worker died has passed: make it due, wake the server's cron
+    release(cmd["direction"])
+    with registry.cursor() as cr:
+        api.Environment(cr, SUPERUSER_ID, {}).ref(PROCESS)._trigger()
+    return {}
+
+
 def op_drain(cmd):
     release(cmd["direction"])
     return race(cmd["method"], cmd["threads"])
@@ -119,7 +127,7 @@ def op_kill_half_way(cmd):
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         row = env[Message].search([("channel_id", "=", cmd["channel"]), ("external_id", "=", cmd["update_id"])])
-        result["row"] = [row.state, row.attempts]
+        result["row"] = [row.state, row.attempts, bool(row.attempt_started)]
         result["contacts"] = env["openlines.contact"].search_count(
             [("channel_id", "=", cmd["channel"]), ("external_id", "=", cmd["chat_id"])]
         )
@@ -311,13 +319,19 @@ def test_connection_killed_half_way(odoo_server, channel, telegram, worker):
     answer = worker(op="kill_half_way", channel=channel["id"], update=update, update_id="64001", chat_id=chat_id)
     assert answer["killed"] is True
     assert "error" in answer, "the killed transaction failed"
-    assert answer["row"] == ["pending", 0], "the message stays pending"
+    assert answer["row"] == ["pending", 1, True], "the message stays pending, its attempt counted before the work"
     assert answer["contacts"] == 0, "nothing half-written remains"
     telegram.hang = 0
     telegram.add_file("AgACAgIAAxkBAAIBYGVvB0-large", b"\xff\xd8large-jpeg")
+    time.sleep(2)
+    [row] = rows(odoo_server, channel, [("external_id", "=", "64001")])
+    assert (row["state"], row["attempts"]) == ("pending", 1), "leased: no other worker takes it before its lease ends"
+    worker(op="release", direction="in")  # the lease (5 minutes) has passed
     odoo_server.wait_for(  # the worker woke the server's cron up again
         lambda: rows(odoo_server, channel, [("external_id", "=", "64001"), ("state", "=", "done")]),
         what="the photo processed on the next run",
     )
+    [row] = rows(odoo_server, channel, [("external_id", "=", "64001")])
+    assert row["attempts"] == 2, "the killed attempt counts"
     photos = [t for t in client_texts(odoo_server, channel, chat_id) if "Вот такой товар нужен" in t]
     assert len(photos) == 1, "processed once"
