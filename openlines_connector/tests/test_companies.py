@@ -126,3 +126,22 @@ class TestCompanies(OpenlinesCase):
         with self.assertRaises(UserError), self.env.cr.savepoint():
             self.line2.company_id = self.company1
         self.assertEqual(self.line2.company_id, self.company2)
+
+    def test_a_site_visitor_chats_with_a_line_of_another_company(self):
+        """Sessions follow their dialog's company; the anonymous visitor keeps his own session."""
+        data = self.make_jsonrpc_request("/im_livechat/get_session", {"channel_id": self.line2.livechat_channel_id.id})
+        session = self.env["discuss.channel"].browse(data["channel_id"])
+        dialog = session.openlines_dialog_id
+        self.assertEqual((dialog.line_id, dialog.company_id), (self.line2, self.company2))
+        self.make_jsonrpc_request(
+            "/mail/message/post",
+            {
+                "thread_model": "discuss.channel",
+                "thread_id": session.id,
+                "post_data": {"body": "Hello from the site", "message_type": "comment"},
+            },
+        )
+        said = session.message_ids.filtered(lambda m: "Hello from the site" in (m.body or ""))
+        self.assertTrue(said, "the visitor posts in his session (a company rule on sessions would answer 404)")
+        self.assertEqual(said.author_guest_id, session.channel_member_ids.guest_id)
+        self.assertEqual(self.env["openlines.dialog"].with_user(self.operator2).search([]), dialog)
