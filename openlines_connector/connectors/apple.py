@@ -55,6 +55,8 @@ RETRY_SECONDS = 60
 CLOCK_SKEW = 300  # seconds of tolerance on the JWT's iat / nbf / exp
 TITLE_LIMIT = 60  # characters of a picker bubble's title (longer texts go as a message before it)
 TYPES = {"text", "interactive", "typing_start", "typing_end", "close"}
+#: the device's capability-list header, kept with the stored body (Apple's body has no such key)
+CAPABILITIES_KEY = "capability-list"
 
 
 # -- JWT (HS256, stdlib only) --------------------------------------------------
@@ -198,6 +200,13 @@ def _kind(mimetype):
     return {"image": "photo", "video": "video", "audio": "audio"}.get(major, "document")
 
 
+def capability_set(value):
+    """``capability-list`` as a sorted comma list in capitals (Apple: comma-separated, case-insensitive)."""
+    from urllib.parse import unquote  # noqa: PLC0415
+
+    return ",".join(sorted({c.strip().upper() for c in unquote(str(value or "")).split(",") if c.strip()}))
+
+
 def _headline(text):
     """A picker bubble's title for a longer text (sent as a message before it): its first line, shortened."""
     line = next((part.strip() for part in (text or "").splitlines() if part.strip()), "")
@@ -287,6 +296,8 @@ class AppleConnector(Connector):
             key = secret_key(self.token)
         except ConnectorError:
             return False
+        # what the device can show (LIST, QUICK, TIME...); absent: unknown (pickers are sent)
+        self._capabilities = header(headers, "capability-list")
         return check_jwt(value[7:].strip(), key, self.msp_id)
 
     def load(self, body):
@@ -299,6 +310,14 @@ class AppleConnector(Connector):
             raise ValueError("Apple: unknown message version")
         return str(payload["id"])
 
+    def split(self, payload):
+        """One row per request; the device's capabilities (a header) are kept with the body."""
+        key = self.dedup_key(payload)
+        capabilities = getattr(self, "_capabilities", None)
+        if capabilities is not None:
+            payload = {**payload, CAPABILITIES_KEY: str(capabilities)}
+        return [(key, payload)]
+
     def parse(self, payload):
         if not isinstance(payload, dict):
             return [InboundEvent("ignore", note="not an Apple message")]
@@ -307,10 +326,11 @@ class AppleConnector(Connector):
         if payload.get("destinationId") and str(payload["destinationId"]) != self.business_id:
             return [InboundEvent("ignore", note="Apple message for another Business id", **person)]
         kind = payload.get("type")
-        if kind == "text":
-            return [self._text_event(payload, person)]
-        if kind == "interactive":
-            return [self._interactive_event(payload, person)]
+        if kind in ("text", "interactive"):
+            event = self._text_event(payload, person) if kind == "text" else self._interactive_event(payload, person)
+            if CAPABILITIES_KEY in payload:  # read by the ORM side: no list picker for a device without LIST
+                event.capabilities = capability_set(payload[CAPABILITIES_KEY])
+            return [event]
         if kind in ("typing_start", "typing_end"):
             return [InboundEvent("typing", text=kind[7:], **person)]
         if kind == "close":
@@ -452,6 +472,11 @@ class AppleConnector(Connector):
 
     def send(self, message):
         text, files, buttons = (message.text or "").strip(), list(message.files), list(message.buttons)
+        capabilities = getattr(message, "capabilities", None)
+        if buttons and capabilities is not None and "LIST" not in capabilities.split(","):
+            # the device announced no list picker: the choices go as text, to be answered by typing one
+            text = "\n".join(filter(None, [text, *(f"• {label}" for label, _data in buttons)]))
+            buttons = []
         for file in files:
             if len(file.data or b"") > MAX_FILE:
                 raise ConnectorError(f"{file.name}: Apple takes files up to 100 MB")

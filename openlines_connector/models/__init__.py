@@ -33,5 +33,5 @@ from . import chatbot_script_step_crm
 from . import openlines_line_chatbot
 from . import openlines_dialog_chatbot
 from . import openlines_message_chatbot
-from . import openlines_channel_apple, openlines_message_apple  # Apple Messages for Business (issue 14)
+from . import openlines_channel_apple, openlines_contact_apple, openlines_message_apple  # Apple (issue 14)
 from . import openlines_demo

@@ -50,10 +50,21 @@ class OpenlinesMessage(models.Model):
         contact.is_blocked = True  # cleared by their next message
         return None
 
+    def _on_message(self, connector, event):
+        """Keep what the client's device can show (Apple's capability-list), for the next choices sent."""
+        res = super()._on_message(connector, event)
+        capabilities = getattr(event, "capabilities", None)  # only Apple's events carry it
+        if capabilities and self.dialog_id.contact_id.device_capabilities != capabilities:
+            self.dialog_id.contact_id.device_capabilities = capabilities
+        return res
+
     def _build_outbound(self):
-        """Apple wants ``auto-reply: true`` on what a bot sends: the line's own texts (OdooBot), a chatbot."""
+        """Apple wants ``auto-reply: true`` on what a bot sends: the line's own texts (OdooBot), a chatbot;
+        and no list picker for a device that did not announce ``LIST``."""
         outbound = super()._build_outbound()
         if self.channel_id.channel_type == "apple":
+            if self.dialog_id.contact_id.device_capabilities:
+                outbound.capabilities = self.dialog_id.contact_id.device_capabilities
             author = self.mail_message_id.author_id
             # sudo: chatbot.script - is the author a chatbot's operator partner (read for this flag only)
             bots = self.env["chatbot.script"].sudo().search_count([("operator_partner_id", "=", author.id)], limit=1)

@@ -194,6 +194,20 @@ class TestAppleConnector(unittest.TestCase):
         self.assertEqual(title, "Thank you for contacting us today, we hope everything was c…")
         self.assertEqual(len(title), 60)
 
+    def test_capabilities_are_kept_with_the_body_and_read(self):
+        payload = self.sample("courier_text_hello_business")
+        body, headers = self.fake.inbound(payload, **{"capability-list": "auth%2Clist,quick"})
+        self.assertTrue(self.connector.verify(headers, body, {}))
+        ((_key, stored),) = self.connector.split(self.connector.load(body))
+        (event,) = self.connector.parse(stored)
+        self.assertEqual(event.capabilities, "AUTH,LIST,QUICK")
+        buttons = [("Accept", "consent:yes"), ("Decline", "consent:no")]
+        without_list = OutboundMessage(CUSTOMER, "May we?", buttons=buttons)
+        without_list.capabilities = "AUTH,QUICK"
+        self.connector.send(without_list)
+        (text,) = self.fake.sent()
+        self.assertEqual((text["type"], text["body"]), ("text", "May we?\n• Accept\n• Decline"))
+
     def test_errors_are_classified(self):
         self.fake.queue_error("/v1/message", 503)
         with self.assertRaises(ConnectorError) as retry:

@@ -173,6 +173,19 @@ class TestFlowApple(OpenlinesCase):
         )
         self.assertEqual((rating.rating, rating.consumed), (5, True))
 
+    def test_a_device_without_list_pickers_gets_the_choices_as_text(self):
+        self.line.rating_request = True
+        self.deliver(self.sample("courier_text_hello_business", sourceId=CUSTOMER), **{"capability-list": "auth,time"})
+        dialog = self.dialog()
+        self.assertEqual(dialog.contact_id.device_capabilities, "AUTH,TIME")
+        dialog.action_close()
+        self.send()
+        self.assertFalse(self.apple.sent("interactive"), "Apple: never send a picker the device did not announce")
+        (text,) = self.apple.sent("text")
+        self.assertIn("• ⭐⭐⭐⭐⭐", text["body"])
+        self.customer_writes("5", msg_id="typed-rating")
+        self.assertEqual(dialog.rating_value, 5, "a typed figure rates the dialog")
+
     def answer_picker(self, picker, item_index, msg_id):
         """The customer's answer to ``picker`` (as sent to the fake): one chosen item, its request id echoed."""
         data = picker["interactiveData"]["data"]
