@@ -229,6 +229,23 @@ class TestAppleConnector(unittest.TestCase):
         with self.assertRaises(ConnectorError):
             self.make(apple_msp_id="another").test()
 
+    def test_the_fake_refuses_what_apple_refuses(self):
+        import requests  # noqa: PLC0415
+
+        def post(body, **headers):
+            auth = {"Authorization": f"Bearer {self.fake.jwt({'iss': self.fake.msp_id, 'iat': int(time.time())})}"}
+            base = auth | {"id": "m-1", "Source-Id": self.fake.business_id, "Destination-Id": CUSTOMER}
+            sent = {k: v for k, v in (base | headers).items() if v is not None}
+            return requests.post(f"{self.fake.api_url}/message", json=body, headers=sent, timeout=10).status_code
+
+        good = {"v": 1, "type": "text", "id": "m-1", "sourceId": self.fake.business_id, "destinationId": CUSTOMER}
+        self.assertEqual(post(good | {"body": "hi"}), 200)
+        self.assertEqual(post(good | {"body": "hi"}, Authorization=None), 401)
+        self.assertEqual(post(good | {"body": "hi"}, Authorization="Bearer x.y.z"), 403)
+        self.assertEqual(post(good | {"body": "hi"}, id=None), 400)
+        self.assertEqual(post(good | {"type": "close"}), 400, "close is receive-only")
+        self.assertEqual(post(good), 400, "a text without body")
+
     def test_cipher_round_trip_with_a_zero_iv(self):
         encrypted, key = encrypt(b"hello", bytes(range(32)))
         self.assertEqual(key, "00" + bytes(range(32)).hex())
