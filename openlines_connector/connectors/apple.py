@@ -38,7 +38,8 @@ import zlib
 
 import requests
 
-from .base import Connector, ConnectorError, FileTooLarge, InboundEvent, InboundFile, register
+from .base import Connector, ConnectorError, FileTooLarge, InboundEvent, InboundFile, download_url, register
+from .fetch import api_request
 from .meta import header
 
 _logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ PLACEHOLDER = "\ufffc"  # where an attachment shows in a text message
 MAX_FILE = 100 * 1024 * 1024  # Apple's limit for attachments
 MAX_JSON = 16 * 1024 * 1024  # a decompressed inbound body (large payloads come by reference)
 RETRY_SECONDS = 60
+UPLOAD_DEADLINE = 300  # seconds for one upload of up to 100 MB (API calls have fetch.API_DEADLINE)
 CLOCK_SKEW = 300  # seconds of tolerance on the JWT's iat / nbf / exp
 TITLE_LIMIT = 60  # characters of a picker bubble's title (longer texts go as a message before it)
 TYPES = {"text", "interactive", "typing_start", "typing_end", "close"}
@@ -264,10 +266,10 @@ class AppleConnector(Connector):
             return ConnectorError(f"Apple could not take {what} (HTTP {status})", RETRY_SECONDS, code=status)
         return ConnectorError(f"Apple refused {what} (HTTP {status})", code=status)
 
-    def _request(self, method, path, what, **kwargs):
+    def _request(self, method, path, what, deadline=None, **kwargs):
         url = path if path.startswith("http") else f"{self.api_base_url}/{path}"
         try:
-            response = requests.request(method, url, timeout=self.timeout, **kwargs)
+            response = api_request(method, url, deadline=deadline, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise ConnectorError(f"Apple unreachable ({type(exc).__name__})", RETRY_SECONDS) from None
         if response.status_code != 200:
@@ -382,27 +384,11 @@ class AppleConnector(Connector):
         if not target:
             raise ConnectorError(f"Apple gave no download address for {what}")
         size = _size(item.get("size"))
-        data = self._get_bytes(target, what)
+        # the project's guarded download (public address, byte cap, total deadline): no authorization sent
+        data = download_url(None, InboundFile(target, what, size=size), MAX_FILE, RETRY_SECONDS)
         if size and len(data) != size:
             raise ConnectorError(f"{what}: {len(data)} bytes downloaded, Apple announced {size}", RETRY_SECONDS)
         return data
-
-    @staticmethod
-    def _get_bytes(url, what):
-        """GET an address Apple's gateway gave (no authorization), at most :data:`MAX_FILE` bytes."""
-        try:
-            with requests.get(url, stream=True, timeout=60) as response:
-                if response.status_code != 200:
-                    retry = RETRY_SECONDS if response.status_code >= 500 else None
-                    raise ConnectorError(f"{what}: download failed (HTTP {response.status_code})", retry)
-                data = bytearray()
-                for chunk in response.iter_content(65536):
-                    data += chunk
-                    if len(data) > MAX_FILE:
-                        raise FileTooLarge(f"{what}: over the 100 MB limit")
-                return bytes(data)
-        except requests.RequestException as exc:
-            raise ConnectorError(f"{what}: download failed ({type(exc).__name__})", RETRY_SECONDS) from None
 
     def download(self, file):
         if (file.size or 0) > MAX_FILE:
@@ -442,7 +428,12 @@ class AppleConnector(Connector):
         if not slot.get("upload-url"):
             raise ConnectorError(f"Apple gave no upload address for {file.name}", RETRY_SECONDS)
         answer = self._request(
-            "POST", slot["upload-url"], f"{file.name} (upload)", data=encrypted, headers={"Content-Length": size}
+            "POST",
+            slot["upload-url"],
+            f"{file.name} (upload)",
+            deadline=UPLOAD_DEADLINE,
+            data=encrypted,
+            headers={"Content-Length": size},
         )
         checksum = (self._json(answer, file.name).get("singleFile") or {}).get("fileChecksum")
         if not checksum:
