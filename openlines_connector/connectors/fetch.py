@@ -197,11 +197,21 @@ class _HTTPSConnection(_ConnectionMixin, HTTPSConnection):
     pass
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _PoolMixin:
+    def _get_conn(self, timeout=None):
+        """A kept-alive connection taken again is watched by the current call's deadline too."""
+        conn = super()._get_conn(timeout)
+        watch = _watch.get()
+        if watch is not None and getattr(conn, "sock", None) is not None:
+            watch.add(conn.sock)
+        return conn
+
+
+class _HTTPPool(_PoolMixin, HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_PoolMixin, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 

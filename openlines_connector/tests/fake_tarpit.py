@@ -23,6 +23,7 @@ except ImportError:  # imported by the end-to-end tests as a top-level module
 
 class _Handler(LoopbackHandler):
     server_version = "FakeTarpit/1.0"
+    protocol_version = "HTTP/1.1"  # keeps connections alive, as real servers do
 
     def serve(self, method, url, body):
         fake = self.server.fake

@@ -132,6 +132,12 @@ class TestFetchGuard(TransactionCase):
         with self.assertRaises(requests.Timeout):
             fetch.api_request("GET", self.fake.url_of("slow", size=100, every=0.3), timeout=1)
         self.assertLess(time.monotonic() - started, 3.5)
+        # a kept-alive connection, taken again from the pool, is watched by the new call's deadline
+        self.assertEqual(fetch.api_request("GET", self.fake.url_of("file", size=10), timeout=1).content, b"x" * 10)
+        started = time.monotonic()
+        with self.assertRaises(requests.Timeout):
+            fetch.api_request("GET", self.fake.url_of("slow", size=100, every=0.3), timeout=1)
+        self.assertLess(time.monotonic() - started, 3.5)
 
 
 @tagged("post_install", "-at_install")
