@@ -18,6 +18,7 @@ who answers from Discuss, and is tied to the client's partner in CRM.
     "data": [
         "security/openlines_security.xml",
         "security/ir.model.access.csv",
+        "security/openlines_discuss_security.xml",  # working in Discuss (issue 16)
         "data/ir_cron.xml",
         "data/openlines_kpi_cron.xml",
         "views/openlines_line_views.xml",
@@ -31,6 +32,7 @@ who answers from Discuss, and is tied to the client's partner in CRM.
         "views/openlines_crm_views.xml",
         "views/openlines_kpi_views.xml",
         "views/openlines_chatbot_views.xml",  # chatbot on messengers (issue 4)
+        "views/openlines_discuss_views.xml",  # working in Discuss (issue 16)
         "views/openlines_menus.xml",
         "views/openlines_kpi_menus.xml",
     ],

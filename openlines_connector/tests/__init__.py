@@ -28,3 +28,4 @@ from . import test_connector_apple, test_flow_apple  # Apple Messages for Busine
 from . import test_attacks  # roles against every write, action and URL (issue 18)
 from . import test_fetch_guard, test_queue_limits  # outbound fetches, queue limits (issues 18, 19)
 from . import test_companies  # each company's Open Lines records are its own (issue 18)
+from . import test_discuss_actions, test_tour_discuss  # working in Discuss (issue 16)
