@@ -131,7 +131,10 @@ class OpenlinesMessage(models.Model):
         savepoint, its reads prefetched and its writes flushed together; if a
         row fails, the batch is rolled back and handled again row by row, each
         row committed alone, so that the bad row records its error without
-        undoing (or silencing the Discuss notifications of) the others.
+        undoing (or silencing the Discuss notifications of) the others. The
+        batch is claimed fairly across channels and its attempts are counted
+        and committed before any work (``openlines_message_queue.py``); it
+        starts no row after :data:`BATCH_SECONDS` (the rest is given back).
         """
         Cron = self.env["ir.cron"]
         inbound = direction == "in"
