@@ -22,6 +22,10 @@ MAX_ATTEMPTS = 12
 INBOUND_LOCK = 0x6F6C696E
 #: an inbound batch starts no new row after this many seconds (the rest is released, untouched)
 BATCH_SECONDS = 10
+#: ... nor after its messages downloaded this many bytes (kept in memory until the batch commits)
+BATCH_BYTES = 100 * 1024 * 1024
+#: ``cr.cache`` key of the bytes the current batch downloaded (``_download_files`` adds to it)
+BATCH_BYTES_KEY = "openlines_batch_bytes"
 def _backoff(attempts):
     """Seconds to wait before attempt number ``attempts + 1``: 10 s, 20 s, 40 s... up to an hour."""
     return min(10 * 2 ** max(attempts - 1, 0), 3600)
@@ -134,7 +138,8 @@ class OpenlinesMessage(models.Model):
         undoing (or silencing the Discuss notifications of) the others. The
         batch is claimed fairly across channels and its attempts are counted
         and committed before any work (``openlines_message_queue.py``); it
-        starts no row after :data:`BATCH_SECONDS` (the rest is given back).
+        starts no row after :data:`BATCH_SECONDS` or :data:`BATCH_BYTES` downloaded
+        (the rest is given back).
         """
         Cron = self.env["ir.cron"]
         inbound = direction == "in"
@@ -162,13 +167,14 @@ class OpenlinesMessage(models.Model):
                         break
                     continue
             ends = time.monotonic() + BATCH_SECONDS
+            self.env.cr.cache[BATCH_BYTES_KEY] = 0
             for index, row in enumerate(batch):
                 if index:  # inbound after a failure: the last commit released the locks, take them again
                     if inbound and not self._lock_inbound_again(row):
                         return
                     if not row._relock():
                         continue
-                if inbound and time.monotonic() > ends:
+                if inbound and self._batch_spent(ends):
                     batch[index:]._release()
                     Cron._commit_progress(0)
                     break
@@ -193,11 +199,12 @@ class OpenlinesMessage(models.Model):
             ``failed`` is ``(row, error)``; ``left`` are the rows not started.
         """
         row, ends, left = None, time.monotonic() + BATCH_SECONDS, self.browse()
+        self.env.cr.cache[BATCH_BYTES_KEY] = 0
         try:
             with self.env.cr.savepoint():
                 batch._prefetch_inbound()
                 for index, row in enumerate(batch):
-                    if index and time.monotonic() > ends:
+                    if index and self._batch_spent(ends):
                         left = batch[index:]
                         break
                     handler(row)
@@ -207,6 +214,10 @@ class OpenlinesMessage(models.Model):
         finally:
             self.env.cr.cache.pop(PREFETCH_KEY, None)
         return None, left
+
+    def _batch_spent(self, ends):
+        """Has the current inbound batch used its time or its download bytes?"""
+        return time.monotonic() > ends or self.env.cr.cache.get(BATCH_BYTES_KEY, 0) > BATCH_BYTES
 
     def _relock(self):
         """Lock this row again after a commit released it; False if another worker holds or handled it."""

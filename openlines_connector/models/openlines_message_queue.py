@@ -28,7 +28,7 @@ from odoo import fields, models
 from odoo.tools import SQL
 
 from ..connectors.base import FileNotDownloaded, FileTooLarge, download_budget
-from .openlines_message import MAX_ATTEMPTS
+from .openlines_message import BATCH_BYTES_KEY, MAX_ATTEMPTS
 
 _logger = logging.getLogger(__name__)
 
@@ -244,6 +244,8 @@ class OpenlinesMessage(models.Model):
                     mb=limits.bytes // 1048576,
                 )
             )
+        cache = self.env.cr.cache
+        cache[BATCH_BYTES_KEY] = cache.get(BATCH_BYTES_KEY, 0) + sum(len(data) for _name, data in attachments)
         return attachments, notes
 
     def _file_note(self, file, reason):

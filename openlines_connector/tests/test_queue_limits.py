@@ -18,7 +18,7 @@ from odoo.tests import tagged
 from odoo.tools import html2plaintext, mute_logger
 
 from ..connectors import fetch
-from ..models import openlines_channel_health, openlines_message_queue
+from ..models import openlines_channel_health, openlines_message, openlines_message_queue
 from ..models.openlines_message import BATCH
 from ..models.openlines_message_queue import LEASE_SECONDS, MAX_UNFINISHED, MessageLimits
 from .common import WEBHOOK, OpenlinesCase
@@ -172,6 +172,23 @@ class TestQueueLimits(OpenlinesCase):
         self.assertEqual(row.state, "done")
         self.assertEqual(len(row.mail_message_id.attachment_ids), 3)
         self.assertIn("3 more files not downloaded: over the limit", self.body_of(row))
+
+    @mute_logger(*QUIET)
+    def test_a_batch_stops_starting_messages_past_its_download_bytes(self):
+        """Downloads stay in memory until the batch commits: past BATCH_BYTES, the rest waits for the next batch."""
+        rows = [self.post_ok(self.ok_payload(f"m-b{i}", user=f"user:{600 + i}", urls=[self.tarpit.url_of("file", f"b{i}.jpg", size=3000)]))
+                for i in range(4)]  # fmt: skip
+        Message = self.env["openlines.message"]
+        with patch.object(openlines_message, "BATCH_BYTES", 5000):
+            batch = Message._claim("in")._start_attempts()
+            failed, left = Message._handle_whole_batch(batch, Message.__class__._process_inbound)
+        self.assertFalse(failed)
+        self.assertEqual(left, rows[2] + rows[3], "two files (6,000 bytes) passed the limit: the rest is left")
+        self.assertEqual([r.state for r in rows[:2]], ["done", "done"])
+        left._release()
+        self.assertEqual([(r.state, r.attempts) for r in rows[2:]], [("pending", 0), ("pending", 0)])
+        self.process()
+        self.assertEqual({r.state for r in rows}, {"done"})
 
     # -- what a flood creates in CRM ---------------------------------------------------------
     @mute_logger(*QUIET)
