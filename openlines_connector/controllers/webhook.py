@@ -77,7 +77,7 @@ class OpenlinesWebhook(http.Controller):
         try:
             payload = connector.load(body)
             items = connector.split(payload)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # RecursionError: deep JSON
+        except Exception:  # noqa: BLE001 - ValueError, RecursionError (deep JSON)...: any unreadable body is a 400
             _logger.warning("Open Lines webhook: malformed request for channel %s", channel.id)
             return _answer({"ok": False, "error": "malformed request"}, 400)
         if items:

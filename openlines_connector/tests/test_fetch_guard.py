@@ -161,4 +161,7 @@ class TestWebhookSecretsAndVerify(OpenlinesCase):
         with patch.object(TelegramConnector, "handshake", side_effect=KeyError("hub.mode")):
             response = self.url_open(self.webhook_url)
         self.assertEqual(response.status_code, 403)
+        with patch.object(TelegramConnector, "split", side_effect=RuntimeError("odd shape")):
+            response = self.post_update(self.text_update(77002))
+        self.assertEqual(response.status_code, 400, "an unreadable genuine request is a 400")
         self.assertFalse(self.rows())
