@@ -491,7 +491,9 @@ class AppleConnector(Connector):
             raise
         return sent
 
-    def send_typing(self, chat_id, typing=True):
+    typing_marks = True  # typing_start / typing_end; Apple's public pages show no read receipt to send
+
+    def send_typing(self, chat_id, typing=True, reply_to=""):
         """Show (or stop showing) the business typing in the customer's Messages."""
         kind = "typing_start" if typing else "typing_end"
         return self._post(chat_id, {"type": kind}, str(uuid.uuid4()), "the typing indicator")

@@ -284,6 +284,20 @@ class Connector:
         """Send ``message`` (:class:`OutboundMessage`); return a list of ids."""
         raise NotImplementedError
 
+    #: the messenger shows the client that the business types (:meth:`send_typing`)
+    typing_marks = False
+    #: the messenger lets the business mark the client's messages read (:meth:`mark_read`)
+    read_marks = False
+
+    def send_typing(self, chat_id, typing=True, reply_to=""):
+        """Show the client that an operator types (optional; ``reply_to``: the client's last
+        message id, for messengers that tie the indicator to it). Return False when not supported."""
+        return False
+
+    def mark_read(self, chat_id, message_id=""):
+        """Mark the client's messages read up to ``message_id`` (optional). Return False when not supported."""
+        return False
+
     # -- account ----------------------------------------------------------
     def set_webhook(self, url, secret):
         raise ConnectorError("This messenger has no webhook registration")

@@ -357,6 +357,23 @@ class MetaConnector(GraphMixin, Connector):
             raise
         return sent
 
+    # -- typing and read marks -----------------------------------------------------
+    # Sender actions (developers.facebook.com/docs/messenger-platform/send-messages/sender-actions,
+    # and Instagram's .../instagram/features/sender-actions): a body with ``recipient`` and
+    # ``sender_action`` only (``typing_on``, ``typing_off``, ``mark_seen``), no ``message``.
+    typing_marks = read_marks = True
+
+    def _sender_action(self, chat_id, action):
+        page = self.config.get("meta_page_id") or "me"
+        self._graph("POST", f"{page}/messages", json={"recipient": {"id": chat_id}, "sender_action": action})
+        return True
+
+    def send_typing(self, chat_id, typing=True, reply_to=""):
+        return self._sender_action(chat_id, "typing_on" if typing else "typing_off")
+
+    def mark_read(self, chat_id, message_id=""):
+        return self._sender_action(chat_id, "mark_seen")
+
     # -- account --------------------------------------------------------------
     def set_webhook(self, url, secret):
         """Subscribe the page to the app; the URL and verify token are set in the app dashboard."""

@@ -345,8 +345,8 @@ class TelegramConnector(Connector):
     def _scrub(self, text):
         return _TOKEN_RE.sub("bot<token>", scrub(text, self.token, self.secret))
 
-    def _run(self, action):
-        """Run ``await action(bot, request)`` in a fresh loop; map PTB errors."""
+    def _run(self, action, deadline=None):
+        """Run ``await action(bot, request)`` in a fresh loop; map PTB errors (``deadline``: total seconds)."""
 
         async def session():
             request = HTTPXRequest(
@@ -374,7 +374,7 @@ class TelegramConnector(Connector):
 
         try:
             # a total deadline: PTB's timeouts bound each read, not the call (uploads and downloads included)
-            return asyncio.run(asyncio.wait_for(session(), max(4 * self.timeout, 90)))
+            return asyncio.run(asyncio.wait_for(session(), deadline or max(4 * self.timeout, 90)))
         except TelegramError as exc:
             raise self._error(exc) from None
         except TimeoutError:
@@ -504,6 +504,19 @@ class TelegramConnector(Connector):
             # ids delivered before the failure: a retry of the row repeats them
             exc.sent_ids = list(sent)
             raise
+
+    # -- typing and read marks ---------------------------------------------------------
+    # sendChatAction shows "typing…" for 5 seconds at most, or until the bot's next message
+    # (core.telegram.org/bots/api#sendchataction). The Bot API has no read receipts at all:
+    # a bot can neither mark a client's message read nor learn that its own was read.
+    typing_marks = True
+
+    def send_typing(self, chat_id, typing=True, reply_to=""):
+        if not typing:
+            return False  # no "stop typing": the indicator ends by itself, or with the answer
+        return self._run(
+            lambda bot, request: bot.send_chat_action(chat_id, "typing"), deadline=max(2 * self.timeout, 1)
+        )
 
     # -- account ------------------------------------------------------------------
     def set_webhook(self, url, secret):

@@ -438,6 +438,22 @@ class VkConnector(Connector):
             raise
         return sent
 
+    # -- typing and read marks ------------------------------------------------------------
+    # vk-api-schema messages/methods.json: messages.setActivity (type "typing", peer_id, group_id;
+    # a group token may call it) and messages.markAsRead (peer_id, group_id, mark_conversation_as_read).
+    typing_marks = read_marks = True
+
+    def send_typing(self, chat_id, typing=True, reply_to=""):
+        if not typing:
+            return False  # VK has no "stop": the indicator ends by itself, or with the answer
+        return self.call("messages.setActivity", peer_id=_int(chat_id), type="typing", group_id=self._group_id())
+
+    def mark_read(self, chat_id, message_id=""):
+        # the client's whole conversation: what the operator opened is all of it
+        return self.call(
+            "messages.markAsRead", peer_id=_int(chat_id), group_id=self._group_id(), mark_conversation_as_read=1
+        )
+
     # -- account ------------------------------------------------------------------------
     def _our_servers(self):
         """Our Callback API servers: by title, or by an address of this addon's webhook route."""

@@ -340,6 +340,28 @@ class WhatsAppConnector(GraphMixin, Connector):
             raise
         return sent
 
+    # -- typing and read marks -----------------------------------------------------
+    # developers.facebook.com/docs/whatsapp/cloud-api/typing-indicators and .../mark-message-as-read:
+    # ``POST /{phone-number-id}/messages`` with ``status: read`` and the client's ``message_id`` (a wamid
+    # from the messages webhook) marks it and the earlier ones read; ``typing_indicator: {type: text}``
+    # also shows "typing…" until the answer, or 25 seconds. Both need a message of the client.
+    typing_marks = read_marks = True
+
+    def _read(self, message_id, typing):
+        wamid = (message_id or "").rpartition(":")[2]
+        if not wamid:
+            return False
+        body = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
+        if typing:
+            body["typing_indicator"] = {"type": "text"}
+        return bool(self._graph("POST", f"{self.phone_id}/messages", json=body).get("success", True))
+
+    def send_typing(self, chat_id, typing=True, reply_to=""):
+        return self._read(reply_to, typing=True) if typing else False
+
+    def mark_read(self, chat_id, message_id=""):
+        return self._read(message_id, typing=False)
+
     # -- account --------------------------------------------------------------
     def test(self):
         info = self._graph("GET", self.phone_id, params={"fields": "display_phone_number,verified_name"})

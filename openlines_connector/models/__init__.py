@@ -36,3 +36,4 @@ from . import openlines_message_chatbot
 from . import openlines_channel_apple, openlines_contact_apple, openlines_message_apple  # Apple (issue 14)
 from . import openlines_demo
 from . import discuss_channel_openlines, openlines_line_transfer, openlines_dialog_transfer, openlines_dialog_discuss  # working in Discuss (issue 16)
+from . import openlines_signal, discuss_channel_member  # typing and read marks (issue 16)

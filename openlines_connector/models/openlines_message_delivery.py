@@ -92,6 +92,13 @@ class OpenlinesMessage(models.Model):
         )
         return False
 
+    # -- typing and read marks (openlines.signal) -------------------------------------
+    @api.model
+    def _cron_send_outbound(self):
+        """"typing…" and read marks first: they are about what the client sees now, and cheap."""
+        self.env["openlines.signal"]._send_due()
+        return super()._cron_send_outbound()
+
     # -- customer-service window -------------------------------------------------
     @api.model
     def _queue_outbound(self, dialog, message):

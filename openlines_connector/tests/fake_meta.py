@@ -173,6 +173,7 @@ class FakeMeta(FakeAPI):
         self.profiles = {}  # PSID / IGSID -> the User Profile API's answer
         self.uploads = {}  # attachment id -> (platform, type, Upload)
         self.sent = []  # every Send API body the fake accepted
+        self.sender_actions = []  # every sender action (typing_on, mark_seen...) the fake accepted
 
     def authorized(self, headers, download):
         return download or super().authorized(headers, download)
@@ -198,6 +199,8 @@ class FakeMeta(FakeAPI):
     def _messages(self, params, path):
         recipient = (params.get("recipient") or {}).get("id")
         message = params.get("message") or {}
+        if "sender_action" in params:
+            return self._sender_action(params, recipient, message)
         if not recipient or not message:
             return graph_error(100, "(#100) The parameter recipient is required")
         problem = _send_problem(params, message)
@@ -207,6 +210,19 @@ class FakeMeta(FakeAPI):
             return graph_error(100, "(#100) Param tag must be one of {HUMAN_AGENT, ...}")
         self.sent.append(params)
         return 200, {"recipient_id": recipient, "message_id": f"m_fake{self.next_id()}"}
+
+    def _sender_action(self, params, recipient, message):
+        """Sender actions (developers.facebook.com/docs/messenger-platform/send-messages/sender-actions;
+        Instagram: .../instagram/features/sender-actions): ``recipient`` and ``sender_action`` only --
+        ``typing_on``, ``typing_off`` or ``mark_seen``; a ``message`` with it is refused."""
+        if not recipient:
+            return graph_error(100, "(#100) The parameter recipient is required")
+        if params["sender_action"] not in ("typing_on", "typing_off", "mark_seen"):
+            return graph_error(100, "(#100) Param sender_action must be one of {typing_on, typing_off, mark_seen}")
+        if message:
+            return graph_error(100, "(#100) sender_action cannot be sent with a message")
+        self.sender_actions.append(params)
+        return 200, {"recipient_id": recipient}
 
     def _attachments(self, params, page):
         upload = params.get("filedata")

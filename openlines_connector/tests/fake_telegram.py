@@ -442,6 +442,20 @@ class FakeTelegram(LoopbackServer):
             )
         return True
 
+    #: sendChatAction's actions (core.telegram.org/bots/api#sendchataction)
+    CHAT_ACTIONS = (
+        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
+        "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+    )
+
+    def _m_sendChatAction(self, params):
+        # chat_id and action are required; another action is refused (Bot API: 400 wrong parameter action)
+        if not params.get("chat_id"):
+            return _error(400, "Bad Request: chat_id is empty")
+        if params.get("action") not in self.CHAT_ACTIONS:
+            return _error(400, "Bad Request: wrong parameter action in request")
+        return True
+
     def _m_setWebhook(self, params):
         self.webhook = {
             "url": params.get("url") or "",

@@ -95,6 +95,32 @@ def check_keyboard(raw):
     return None
 
 
+#: messages.setActivity and messages.markAsRead in vk-api-schema messages/methods.json (not in the excerpt)
+TYPING_PARAMS = {
+    "user_id": {"type": "integer"},
+    "type": {"type": "string", "enum": ["audiomessage", "file", "photo", "typing", "video"]},
+    "peer_id": {"type": "integer"},
+    "group_id": {"type": "integer", "minimum": 0},
+}
+READ_PARAMS = {
+    "peer_id": {"type": "integer"},
+    "start_message_id": {"type": "integer", "minimum": 0},
+    "group_id": {"type": "integer", "minimum": 0},
+    "mark_conversation_as_read": {"type": "boolean"},
+    "up_to_cmid": {"type": "integer", "minimum": 0},
+}
+
+
+def _typing_read_problem(params, spec):
+    for name, rule in spec.items():
+        value = params.get(name)
+        if value not in (None, "") and (why := _invalid(value, rule)):
+            return f"{name} {why}"
+    if not params.get("peer_id") and not params.get("user_id"):
+        return "peer_id is undefined"
+    return ""
+
+
 def fixture_names():
     return names("vk")
 
@@ -110,6 +136,8 @@ class FakeVK(FakeServer):
         super().__init__()
         self.token, self.group_id, self.confirmation_code = token, group_id, confirmation_code
         self.sent = []  # delivered messages.send params
+        self.activities = []  # accepted messages.setActivity params
+        self.read_marks = []  # accepted messages.markAsRead params
         self.updates = []  # Bots Long Poll queue
         self.lp_failed = []  # scripted "failed" answers of a_check
         self.callback_servers = []
@@ -165,6 +193,21 @@ class FakeVK(FakeServer):
         return self._random_ids[key]
 
     def _m_messages_sendMessageEventAnswer(self, params):
+        return 1
+
+    # typing and read marks: VKCOM/vk-api-schema messages/methods.json (commit 0efe478, as the excerpt):
+    # both take a group token; setActivity's type is an enum, ids are integers, group_id >= 0
+    def _m_messages_setActivity(self, params):
+        return self._typing_or_read(params, TYPING_PARAMS, self.activities)
+
+    def _m_messages_markAsRead(self, params):
+        return self._typing_or_read(params, READ_PARAMS, self.read_marks)
+
+    @staticmethod
+    def _typing_or_read(params, spec, accepted):
+        if why := _typing_read_problem(params, spec):
+            return 100, f"One of the parameters specified was missing or invalid: {why}"
+        accepted.append(params)
         return 1
 
     def _m_groups_getById(self, params):

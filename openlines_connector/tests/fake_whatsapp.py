@@ -38,6 +38,8 @@ class FakeWhatsApp(FakeAPI):
         self.media = {}  # media id -> {"data", "mime_type", "file_size"}
         self.uploads = {}  # uploaded media id -> Upload
         self.sent = []  # every message the fake accepted
+        self.received = set()  # wamids of clients' messages (a test adds those it delivered)
+        self.read_marks = []  # accepted "status: read" calls (with or without the typing indicator)
 
     def add_media(self, media_id, data, mime_type="application/octet-stream", file_size=None, url=None):
         """Make inbound media ``media_id`` downloadable (``file_size`` may lie; ``url``: another address)."""
@@ -66,6 +68,8 @@ class FakeWhatsApp(FakeAPI):
     def _messages(self, params, path):
         if params.get("messaging_product") != "whatsapp":
             return graph_error(100, "(#100) The parameter messaging_product is required.")
+        if "status" in params:
+            return self._mark_read(params)
         to, kind = params.get("to"), params.get("type")
         content = params.get(kind) if kind else None
         if not to or not isinstance(content, dict):
@@ -91,6 +95,20 @@ class FakeWhatsApp(FakeAPI):
             "contacts": [{"input": to, "wa_id": to}],
             "messages": [{"id": wamid}],
         }
+
+    def _mark_read(self, params):
+        """Mark as read, with or without the typing indicator (developers.facebook.com/docs/whatsapp/cloud-api/
+        guides/mark-message-as-read and .../typing-indicators): ``status`` must be ``read`` and ``message_id`` a
+        wamid the business *received*; ``typing_indicator`` is ``{"type": "text"}``. Answer ``{"success": true}``."""
+        if params.get("status") != "read":
+            return graph_error(100, "(#100) Param status must be read")
+        if params.get("message_id") not in self.received:
+            return graph_error(100, "(#100) Invalid parameter", details="message_id: not a received message")
+        typing = params.get("typing_indicator")
+        if typing is not None and typing != {"type": "text"}:
+            return graph_error(100, "(#100) Invalid parameter", details="typing_indicator.type must be text")
+        self.read_marks.append(params)
+        return 200, {"success": True}
 
     def _upload(self, params, path):
         upload = params.get("file")

@@ -1,0 +1,158 @@
+import logging
+import time
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..connectors.base import REGISTRY, ConnectorError
+from ..tools import wake_cron
+
+_logger = logging.getLogger(__name__)
+
+SEND_CRON = "openlines_connector.ir_cron_openlines_send"
+#: at most one typing call per dialog in this many seconds (Telegram shows "typing…" for 5 s)
+TYPING_EVERY = 5
+#: a typing request older than this when the cron reaches it is dropped: the operator may have answered
+TYPING_STALE = 10
+#: seconds one typing or read call may take (connect and read each; the total is twice that)
+SIGNAL_TIMEOUT = 3
+#: rows claimed at once, and seconds one run spends on signals before the messages' turn
+SIGNAL_BATCH, SIGNAL_SECONDS = 20, 15
+
+
+class OpenlinesSignal(models.Model):
+    """What the client should see of the operator: "typing…" and read marks (issue 16).
+
+    One row per dialog, written by the operator's requests with a single
+    upsert (no lock on the dialog, no call to a messenger) and sent by the
+    sending cron before the messages. Locking: the cron claims due rows
+    ``FOR UPDATE SKIP LOCKED``, clears them and commits *before* calling the
+    messenger, so an operator's request never waits for a messenger; a
+    signal is sent at most once (a failed one is not retried: it is only a
+    courtesy, and the next one follows soon).
+    """
+
+    _name = "openlines.signal"
+    _description = "Open Lines typing and read marks"
+
+    dialog_id = fields.Many2one("openlines.dialog", required=True, ondelete="cascade", readonly=True)
+    typing_due = fields.Boolean(readonly=True)
+    typing_at = fields.Datetime("Typing since", readonly=True)
+    typing_sent_at = fields.Datetime("Typing sent", readonly=True)
+    read_upto = fields.Integer("Seen up to (Discuss message)", readonly=True)
+    read_done = fields.Integer("Marked read up to (Discuss message)", readonly=True)
+    last_error = fields.Char(readonly=True)
+    _dialog_uniq = models.UniqueIndex("(dialog_id)")
+    _due_idx = models.Index("(id) WHERE typing_due OR read_upto > read_done")
+
+    # -- requests (the operator's HTTP request: one statement, no messenger) -------------------
+    @api.model
+    def _request(self, dialog, typing=False, read_upto=0):
+        """Ask the cron to show "typing…" and/or mark the client's messages read up to ``read_upto``."""
+        connector = REGISTRY.get(dialog.channel_id.channel_type)
+        typing = typing and connector is not None and connector.typing_marks
+        read_upto = read_upto if connector is not None and connector.read_marks else 0
+        if not (typing or read_upto) or dialog.state == "closed":
+            return False
+        now = fields.Datetime.now()
+        rows = self.env.execute_query(
+            SQL(
+                """INSERT INTO openlines_signal AS s (dialog_id, typing_due, typing_at, read_upto, read_done,
+                                                    create_uid, create_date, write_uid, write_date)
+                   VALUES (%(dialog)s, %(typing)s, %(at)s, %(upto)s, 0, %(uid)s, %(now)s, %(uid)s, %(now)s)
+                   ON CONFLICT (dialog_id) DO UPDATE
+                      SET typing_due = s.typing_due OR (EXCLUDED.typing_due AND %(may_type)s),
+                          typing_at = CASE WHEN EXCLUDED.typing_due AND NOT s.typing_due AND %(may_type)s
+                                           THEN EXCLUDED.typing_at ELSE s.typing_at END,
+                          read_upto = GREATEST(s.read_upto, EXCLUDED.read_upto),
+                          write_date = EXCLUDED.write_date
+                    WHERE (EXCLUDED.typing_due AND NOT s.typing_due AND %(may_type)s)
+                       OR EXCLUDED.read_upto > GREATEST(s.read_upto, s.read_done)
+                RETURNING s.id""",
+                dialog=dialog.id,
+                typing=bool(typing),
+                at=now if typing else None,
+                upto=read_upto,
+                uid=self.env.uid,
+                now=now,
+                may_type=SQL(
+                    "(s.typing_sent_at IS NULL OR s.typing_sent_at <= %s)", now - timedelta(seconds=TYPING_EVERY)
+                ),
+            )
+        )
+        if rows:
+            wake_cron(self.env, SEND_CRON)
+        return bool(rows)
+
+    # -- the cron ----------------------------------------------------------------------------
+    @api.model
+    def _send_due(self):
+        """Send the due signals (called by the sending cron before the messages); at most :data:`SIGNAL_SECONDS`."""
+        ends = time.monotonic() + SIGNAL_SECONDS
+        while time.monotonic() < ends:
+            claimed = self._claim_due()
+            if not claimed:
+                return
+            self.env["ir.cron"]._commit_progress(0)  # cleared before any call: no request waits for a messenger
+            for dialog_id, typing, typing_at, read_done, read_upto in claimed:
+                if time.monotonic() >= ends:
+                    break  # a courtesy skipped rather than the messages held up
+                try:
+                    self._send_one(self.env["openlines.dialog"].browse(dialog_id), typing and typing_at, read_done, read_upto)
+                except Exception:  # noqa: BLE001 - a bad signal never stops the messages
+                    _logger.exception("Open Lines: the typing/read mark of dialog %s failed", dialog_id)
+                self.env["ir.cron"]._commit_progress(0)
+
+    def _claim_due(self):
+        now = fields.Datetime.now()
+        return self.env.execute_query(
+            SQL(
+                """WITH due AS (SELECT id, typing_due, typing_at, read_done, read_upto FROM openlines_signal
+                                 WHERE typing_due OR read_upto > read_done
+                                 ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+                   UPDATE openlines_signal s
+                      SET typing_due = FALSE, read_done = GREATEST(s.read_done, due.read_upto), write_date = %(now)s,
+                          typing_sent_at = CASE WHEN due.typing_due THEN %(now)s ELSE s.typing_sent_at END
+                     FROM due WHERE s.id = due.id
+                RETURNING s.dialog_id, due.typing_due, due.typing_at, due.read_done, due.read_upto""",
+                limit=SIGNAL_BATCH,
+                now=now,
+            )
+        )
+
+    def _send_one(self, dialog, typing_at, read_done, read_upto):
+        """Call the messenger for one dialog: typing (unless stale) and the read mark."""
+        dialog = dialog.sudo()  # sudo: openlines.dialog - the cron sends the operator's marks of any dialog
+        contact = dialog.contact_id
+        if not dialog.exists() or not dialog.channel_id or not contact or contact.is_blocked or dialog.state == "closed":
+            return
+        connector = dialog.channel_id._get_connector()
+        connector.timeout = SIGNAL_TIMEOUT
+        fresh = typing_at and typing_at >= fields.Datetime.now() - timedelta(seconds=TYPING_STALE)
+        try:
+            if read_upto > read_done:
+                last = self._last_client_row(dialog, read_done, read_upto)
+                if last:
+                    connector.mark_read(contact.external_id, last.remote_message_id)
+            if fresh:
+                last = self._last_client_row(dialog, 0, 0)
+                connector.send_typing(contact.external_id, True, last.remote_message_id or "")
+        except ConnectorError as exc:
+            _logger.info("Open Lines: %s refused a typing/read mark of dialog %s: %s",
+                         dialog.channel_id.channel_type, dialog.id, exc.message)
+            self.search([("dialog_id", "=", dialog.id)]).last_error = exc.message[:500]
+
+    def _last_client_row(self, dialog, after, upto):
+        """The client's last message received in ``dialog`` (its Discuss message in ``(after, upto]`` when given)."""
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT id FROM openlines_message
+                    WHERE dialog_id = %s AND direction = 'in' AND remote_message_id IS NOT NULL
+                      AND mail_message_id IS NOT NULL %s
+                 ORDER BY id DESC LIMIT 1""",
+                dialog.id,
+                SQL("AND mail_message_id > %s AND mail_message_id <= %s", after, upto) if upto else SQL(),
+            )
+        )
+        return self.env["openlines.message"].sudo().browse([r[0] for r in rows])

@@ -1,0 +1,280 @@
+"""Typing and read marks both ways (issue 16): what an operator does in Discuss reaches the
+client's messenger through the sending cron -- never inside the operator's request -- and the
+messengers' read reports turn the operator's marks blue.
+
+Each test goes through Discuss's own routes (``/discuss/channel/notify_typing``,
+``/discuss/channel/mark_as_read``) as the operator, runs the sending cron, and reads what the
+loopback fake of the messenger received; the fakes refuse what the platforms refuse.
+"""
+
+import copy
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import tagged
+from odoo.tools import SQL, mute_logger
+
+from ..connectors.meta import sign
+from .common import WEBHOOK, OpenlinesCase
+from .fake_meta import FakeMeta
+from .fake_meta import load_fixture as meta_fixture
+from .fake_viber import FakeViber
+from .fake_vk import FakeVK
+from .fake_vk import load_fixture as vk_fixture
+from .fake_whatsapp import FakeWhatsApp
+
+APP_SECRET = "meta-app-secret"
+VK_SECRET = "vk-secret_123"
+VK_PEER = "87641997"
+WA_CLIENT = "972987654321"
+FB_CLIENT = "1436161156394835"
+IG_CLIENT = "usr_101"
+
+
+@tagged("post_install", "-at_install")
+class TestTypingAndReadMarks(OpenlinesCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.vk, cls.meta, cls.wa, cls.vb = FakeVK().start(), FakeMeta().start(), FakeWhatsApp().start(), FakeViber().start()
+        for fake in (cls.vk, cls.meta, cls.wa, cls.vb):
+            cls.addClassCleanup(fake.stop)
+        Channel = cls.env["openlines.channel"]
+        meta = {"line_id": cls.line.id, "webhook_secret": APP_SECRET, "verify_token": "verify-me"}
+        cls.ch_vk = Channel.create(
+            dict(line_id=cls.line.id, name="VK", channel_type="vk", token=cls.vk.token, webhook_secret=VK_SECRET,
+                 vk_group_id=cls.vk.group_id, vk_confirmation_code="c0de42", api_base_url=cls.vk.url)
+        )  # fmt: skip
+        cls.ch_fb, cls.ch_ig = (
+            Channel.create(
+                meta | {"name": kind, "channel_type": kind, "token": cls.meta.token,
+                        "meta_page_id": cls.meta.page_id, "api_base_url": cls.meta.url}
+            )
+            for kind in ("messenger", "instagram")
+        )  # fmt: skip
+        cls.ch_wa = Channel.create(
+            meta | {"name": "WA", "channel_type": "whatsapp", "token": cls.wa.token,
+                    "wa_phone_number_id": cls.wa.phone_id, "api_base_url": cls.wa.url}
+        )  # fmt: skip
+        cls.ch_vb = Channel.create(
+            {"line_id": cls.line.id, "name": "VB", "channel_type": "viber", "token": cls.vb.token,
+             "api_base_url": cls.vb.url, "sender_name": ""}
+        )  # fmt: skip
+
+    def setUp(self):
+        super().setUp()
+        for fake in (self.vk, self.meta, self.wa, self.vb):
+            fake.calls.clear()
+        self.meta.sender_actions.clear()
+        self.meta.sent.clear()
+        self.wa.sent.clear()
+        self.wa.read_marks.clear()
+        self.vk.activities.clear()
+        self.vk.read_marks.clear()
+        self.authenticate("ol_operator", "ol_operator")
+
+    # -- helpers ----------------------------------------------------------------------------
+    def post_signed(self, channel, payload):
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(APP_SECRET, body)}
+        response = self.url_open(WEBHOOK % channel.webhook_key, data=body, headers=headers)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.process()
+
+    def dialog_on(self, channel, chat_id):
+        return self.env["openlines.dialog"].search(
+            [("channel_id", "=", channel.id), ("contact_id.external_id", "=", chat_id)], order="id desc", limit=1
+        )
+
+    def vk_writes(self, event_id="evt-typing-1"):
+        payload = copy.deepcopy(vk_fixture("kutana_message_new_private_v5131"))
+        payload.update(event_id=event_id, group_id=int(self.vk.group_id), secret=VK_SECRET)
+        response = self.url_open(WEBHOOK % self.ch_vk.webhook_key, data=json.dumps(payload),
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+        self.assertEqual(response.status_code, 200, response.text)
+        self.process()
+        return self.dialog_on(self.ch_vk, VK_PEER)
+
+    def wa_writes(self, wamid="wamid.CLIENT1"):
+        payload = meta_fixture("whatsapp", "text")
+        payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = wamid
+        self.wa.received.add(wamid)
+        self.post_signed(self.ch_wa, payload)
+        return self.dialog_on(self.ch_wa, WA_CLIENT)
+
+    def typing(self, dialog, is_typing=True):
+        return self.make_jsonrpc_request(
+            "/discuss/channel/notify_typing", {"channel_id": dialog.discuss_channel_id.id, "is_typing": is_typing}
+        )
+
+    def opens(self, dialog):
+        """The operator opens the conversation: Discuss marks it read up to its last message."""
+        last = dialog.discuss_channel_id.message_ids.sorted("id")[-1]
+        return self.make_jsonrpc_request(
+            "/discuss/channel/mark_as_read", {"channel_id": dialog.discuss_channel_id.id, "last_message_id": last.id}
+        )
+
+    def signal(self, dialog):
+        return self.env["openlines.signal"].search([("dialog_id", "=", dialog.id)])
+
+    # -- Telegram ------------------------------------------------------------------------------
+    def test_telegram_client_sees_typing_while_the_operator_types(self):
+        dialog = self.client_writes(5550001)
+        self.assertEqual(dialog.operator_id, self.operator)
+        self.typing(dialog)
+        self.assertFalse(self.fake.calls_of("sendChatAction"), "never called inside the operator's request")
+        self.send()
+        (call,) = self.fake.calls_of("sendChatAction")
+        self.assertEqual((str(call["chat_id"]), call["action"]), ("5550001", "typing"))
+        self.typing(dialog, is_typing=False)  # Telegram has no "stop typing": nothing more is sent
+        self.send()
+        self.assertEqual(len(self.fake.calls_of("sendChatAction")), 1)
+
+    def test_typing_goes_out_at_most_once_in_five_seconds_per_dialog(self):
+        dialog = self.client_writes(5550002)
+        for _i in range(3):
+            self.typing(dialog)
+        self.send()
+        self.typing(dialog)  # just sent: throttled
+        self.send()
+        self.assertEqual(len(self.fake.calls_of("sendChatAction")), 1)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE openlines_signal SET typing_sent_at = %s WHERE dialog_id = %s",
+                fields.Datetime.now() - timedelta(seconds=6),
+                dialog.id,
+            )
+        )
+        self.typing(dialog)
+        self.send()
+        self.assertEqual(len(self.fake.calls_of("sendChatAction")), 2)
+
+    def test_a_typing_mark_the_cron_reaches_too_late_is_dropped(self):
+        dialog = self.client_writes(5550003)
+        self.typing(dialog)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE openlines_signal SET typing_at = %s WHERE dialog_id = %s",
+                fields.Datetime.now() - timedelta(seconds=30),
+                dialog.id,
+            )
+        )
+        self.send()
+        self.assertFalse(self.fake.calls_of("sendChatAction"))
+
+    def test_telegram_has_no_read_marks_and_nothing_is_queued(self):
+        dialog = self.client_writes(5550004)
+        self.opens(dialog)
+        self.assertFalse(self.signal(dialog), "the Bot API has no read receipts: nothing to send")
+
+    def test_a_failing_typing_call_never_stops_the_answers(self):
+        dialog = self.client_writes(5550005)
+        self.typing(dialog)
+        self.operator_reply(dialog, "Здравствуйте!")
+        self.fake.queue_error("sendChatAction", 500, "Internal Server Error")
+        with mute_logger("odoo.addons.openlines_connector.models.openlines_signal"):
+            self.send()
+        self.assertEqual([c["text"] for c in self.fake.calls_of("sendMessage")][-1], "Здравствуйте!")
+        out = self.env["openlines.message"].search([("dialog_id", "=", dialog.id), ("direction", "=", "out")])
+        self.assertEqual(out.mapped("state"), ["done"])
+        self.assertIn("Telegram", self.signal(dialog).last_error)
+
+    def test_the_client_and_a_closed_dialog_send_nothing(self):
+        dialog = self.client_writes(5550006)
+        client_member = dialog.discuss_channel_id.channel_member_ids.filtered(
+            lambda m: m.partner_id == dialog.partner_id
+        )
+        client_member._notify_typing(True)  # the client's own member (an inbound echo of Discuss)
+        self.assertFalse(self.signal(dialog))
+        dialog.sudo()._mark_closed()
+        self.typing(dialog)
+        self.assertFalse(self.signal(dialog))
+
+    # -- VK ----------------------------------------------------------------------------------------
+    def test_vk_typing_and_read_go_through_set_activity_and_mark_as_read(self):
+        dialog = self.vk_writes()
+        self.typing(dialog)
+        self.opens(dialog)
+        self.send()
+        (activity,) = self.vk.activities
+        self.assertEqual(
+            (activity["peer_id"], activity["type"], activity["group_id"]), (VK_PEER, "typing", self.vk.group_id)
+        )
+        (read,) = self.vk.read_marks
+        self.assertEqual((read["peer_id"], read["group_id"], read["mark_conversation_as_read"]),
+                         (VK_PEER, self.vk.group_id, "1"))  # fmt: skip
+        self.opens(dialog)  # nothing new from the client: no second mark
+        self.send()
+        self.assertEqual(len(self.vk.read_marks), 1)
+
+    # -- Messenger and Instagram ------------------------------------------------------------------
+    def test_messenger_and_instagram_get_typing_on_and_mark_seen(self):
+        self.post_signed(self.ch_fb, meta_fixture("messenger", "text"))
+        self.post_signed(self.ch_ig, meta_fixture("instagram", "text"))
+        for channel, client in ((self.ch_fb, FB_CLIENT), (self.ch_ig, IG_CLIENT)):
+            dialog = self.dialog_on(channel, client)
+            self.opens(dialog)
+            self.typing(dialog)
+        self.send()
+        self.assertEqual(
+            sorted((a["recipient"]["id"], a["sender_action"]) for a in self.meta.sender_actions),
+            sorted([(FB_CLIENT, "mark_seen"), (FB_CLIENT, "typing_on"), (IG_CLIENT, "mark_seen"),
+                    (IG_CLIENT, "typing_on")]),
+        )  # fmt: skip
+        self.assertFalse(self.meta.sent, "a sender action carries no message")
+
+    def test_instagram_read_report_turns_the_answer_blue(self):
+        self.post_signed(self.ch_ig, meta_fixture("instagram", "text"))
+        dialog = self.dialog_on(self.ch_ig, IG_CLIENT)
+        self.operator_reply(dialog, "Olá!")
+        self.send()
+        out = self.env["openlines.message"].search([("dialog_id", "=", dialog.id), ("direction", "=", "out")])
+        mid = out.remote_message_id.partition(":")[2]
+        # Instagram's messaging_seen names the message read (developers.facebook.com instagram webhooks)
+        read = {"object": "instagram", "entry": [{"id": "3136866194", "time": 1764000100000, "messaging": [
+            {"sender": {"id": IG_CLIENT}, "recipient": {"id": "3136866194"}, "timestamp": 1764000100000,
+             "read": {"mid": mid}}]}]}  # fmt: skip
+        self.post_signed(self.ch_ig, read)
+        self.assertEqual(out.delivery_status, "read")
+
+    # -- WhatsApp ---------------------------------------------------------------------------------
+    def test_whatsapp_typing_indicator_marks_the_clients_last_message_read(self):
+        dialog = self.wa_writes("wamid.CLIENT1")
+        self.typing(dialog)
+        self.send()
+        (call,) = self.wa.read_marks
+        self.assertEqual(call["message_id"], "wamid.CLIENT1")
+        self.assertEqual(call["typing_indicator"], {"type": "text"})
+        self.wa_writes("wamid.CLIENT2")
+        self.opens(dialog)
+        self.send()
+        self.assertEqual(self.wa.read_marks[-1], {"messaging_product": "whatsapp", "status": "read",
+                                                  "message_id": "wamid.CLIENT2"})  # fmt: skip
+        self.assertFalse(self.wa.sent, "a read mark is no message")
+
+    # -- Viber ---------------------------------------------------------------------------------------
+    def test_viber_seen_turns_the_answer_blue(self):
+        payload = meta_fixture("viber", "message_text")
+        self._post_viber(payload)
+        client = payload["sender"]["id"]
+        dialog = self.dialog_on(self.ch_vb, client)
+        self.operator_reply(dialog, "Hello!")
+        self.send()
+        out = self.env["openlines.message"].search([("dialog_id", "=", dialog.id), ("direction", "=", "out")])
+        token = out.remote_message_id.partition(":")[2]
+        self._post_viber({"event": "seen", "timestamp": 1595324652811, "message_token": int(token),
+                          "user_id": client})  # fmt: skip
+        self.assertEqual(out.delivery_status, "read")
+        self.opens(dialog)
+        self.assertFalse(self.signal(dialog), "Viber's bot API has no read mark to send")
+
+    def _post_viber(self, payload):
+        body = json.dumps(payload).encode()
+        signature = hmac.new(self.ch_vb.token.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-Viber-Content-Signature": signature}
+        response = self.url_open(WEBHOOK % self.ch_vb.webhook_key, data=body, headers=headers)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.process()
