@@ -92,7 +92,8 @@ class DiscussChannel(models.Model):
 
     # -- internal notes ------------------------------------------------------------------
     def _notify_thread(self, message, msg_vals=False, **kwargs):
-        if self.openlines_dialog_id and message.subtype_id == self.env.ref("mail.mt_note"):
+        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")  # cached, unlike env.ref
+        if self.openlines_dialog_id and message.subtype_id.id == note:
             self = self.with_context(openlines_note=True)  # noqa: PLW0642 - the note's bus goes to employees
         return super()._notify_thread(message, msg_vals=msg_vals, **kwargs)
 
