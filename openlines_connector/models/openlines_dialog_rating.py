@@ -5,6 +5,8 @@ from odoo import api, fields, models
 #: what a client may answer instead of pressing a button
 TEXT_RATINGS = {"👍": 5, "👎": 1, **{str(n): n for n in range(1, 6)}}
 BUTTON = re.compile(r"^rate:([1-5])$")
+#: the rating as a choice, to group and filter by (the number stays in ``rating_value``, averaged)
+RATING_STARS = [(str(n), "⭐" * n) for n in range(1, 6)]
 
 
 class OpenlinesDialog(models.Model):
@@ -14,6 +16,21 @@ class OpenlinesDialog(models.Model):
 
     rating_requested = fields.Boolean("Rating asked", readonly=True, copy=False)
     rating_value = fields.Integer("Client's rating", readonly=True, copy=False, aggregator="avg")
+    rating_comment = fields.Text(
+        "Client's comment", readonly=True, copy=False, help="What the client wrote with the rating (site chat)."
+    )
+    rating_stars = fields.Selection(
+        RATING_STARS,
+        "Rating",
+        compute="_compute_rating_stars",
+        store=True,
+        help="The client's rating, 1 (bad) to 5 (excellent); empty when the client did not rate.",
+    )
+
+    @api.depends("rating_value")
+    def _compute_rating_stars(self):
+        for dialog in self:
+            dialog.rating_stars = str(dialog.rating_value) if 1 <= dialog.rating_value <= 5 else False
 
     def _mark_closed(self):
         closing = self.filtered(lambda d: d.state != "closed")
@@ -44,6 +61,14 @@ class OpenlinesDialog(models.Model):
             return self.browse()
         dialog._apply_rating(rate)
         return dialog
+
+    def _on_session_rating(self, rating):
+        """The session's ``rating.rating`` changed (a site visitor's stars and comment): copy it on the dialog."""
+        value = int(rating.rating or 0)
+        vals = {"rating_value": value if 1 <= value <= 5 else 0, "rating_comment": rating.feedback or False}
+        for dialog in self:
+            if any(dialog[name] != val for name, val in vals.items()):
+                dialog.write(vals)
 
     def _apply_rating(self, rate):
         """Store the rating where Odoo's live-chat rating reports read it."""

@@ -45,6 +45,14 @@ class OpenlinesReportDialog(models.Model):
     max_response = fields.Float("Longest response (min)", readonly=True, aggregator="max")
     nbr_client_messages = fields.Integer("Client messages", readonly=True, aggregator="sum")
     nbr_answers = fields.Integer("Answers", readonly=True, aggregator="sum")
+    # the client's rating (issue 16): average over rated dialogs, how many rated, and a choice to group by
+    rating = fields.Float("Rating (average)", readonly=True, aggregator="avg", digits=(16, 2))
+    nbr_rated = fields.Integer("Rated dialogs", readonly=True, aggregator="sum")
+    rating_stars = fields.Selection(
+        selection=lambda self: self.env["openlines.dialog"]._fields["rating_stars"].selection,
+        string="Rating",
+        readonly=True,
+    )
 
     @property
     def _table_query(self):
@@ -62,7 +70,9 @@ class OpenlinesReportDialog(models.Model):
                           AS first_response_median,
                       CASE WHEN d.kpi_response_count > 0 THEN d.avg_response_time / 60.0 END AS avg_response,
                       CASE WHEN d.kpi_response_count > 0 THEN d.max_response_time / 60.0 END AS max_response,
-                      d.kpi_client_message_count AS nbr_client_messages, d.kpi_answer_count AS nbr_answers
+                      d.kpi_client_message_count AS nbr_client_messages, d.kpi_answer_count AS nbr_answers,
+                      CASE WHEN d.rating_value BETWEEN 1 AND 5 THEN d.rating_value END AS rating,
+                      CASE WHEN d.rating_value BETWEEN 1 AND 5 THEN 1 ELSE 0 END AS nbr_rated, d.rating_stars
                  FROM openlines_dialog d"""
         )
 
