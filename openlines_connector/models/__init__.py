@@ -38,3 +38,5 @@ from . import openlines_demo
 from . import discuss_channel_openlines, openlines_line_transfer, openlines_dialog_transfer, openlines_dialog_discuss  # working in Discuss (issue 16)
 from . import openlines_signal, discuss_channel_member  # typing and read marks (issue 16)
 from . import rating_rating, openlines_dialog_search, openlines_line_noanswer, openlines_dialog_noanswer  # ratings, search, no-answer text (issue 16)
+# the line governs the site widget (issue 16)
+from . import res_users_agents, res_groups_agents, openlines_dialog_widget, discuss_channel_widget

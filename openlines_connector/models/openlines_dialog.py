@@ -137,7 +137,7 @@ class OpenlinesDialog(models.Model):
         if last and last.state != "closed":
             dialog = last
         elif last and last.date_closed and last.date_closed > reopen_after:
-            last._reopen()
+            last.with_context(openlines_client_reopen=True)._reopen()  # the client came back (chatbot, archived line)
             dialog = last
         else:
             dialog = self._create_for_contact(contact)

@@ -32,7 +32,56 @@ class OpenlinesDialog(models.Model):
         dialog = super(OpenlinesDialog, self.with_context(**ctx))._create_for_contact(contact.with_context(**ctx))
         dialog = dialog.with_context(openlines_chatbot_script_id=None)
         dialog.write({"state": "bot", "greeting_pending": False})  # the bot greets, not the line
+        dialog._kpi_bot_started()
         return dialog
+
+    def _reopen(self):
+        """A client who writes again within the line's "continue" window meets the line's chatbot
+        again, as in a new dialog: the bot takes the session back and plays its script from the start."""
+        res = super()._reopen()
+        if self.env.context.get("openlines_client_reopen"):
+            for dialog in self.filtered(lambda d: d.state != "closed" and d.channel_id):
+                if script := dialog.line_id._chatbot_script():
+                    dialog._chatbot_restart(script)
+        return res
+
+    def _chatbot_restart(self, script):
+        """The bot takes the session back: the operator leaves, the script starts again at the next message."""
+        self.ensure_one()
+        self._leave_operator()
+        session = self._chatbot_session()
+        # sudo: chatbot.script - the bot's partner joins the session again
+        bot_partner = script.sudo().operator_partner_id
+        if bot_partner not in session.channel_member_ids.partner_id:
+            now = fields.Datetime.now()
+            session.write(
+                {
+                    "channel_member_ids": [
+                        Command.create(
+                            self.line_id.livechat_channel_id._get_agent_member_vals(
+                                last_interest_dt=now - timedelta(seconds=1),
+                                now=now,
+                                chatbot_script=script,
+                                operator_partner=bot_partner,
+                                operator_model="chatbot.script",
+                            )
+                        )
+                    ]
+                }
+            )
+        # as im_livechat's restart: no current step, the previous run's answers forgotten
+        session.chatbot_message_ids.unlink()
+        session.write(
+            {
+                "chatbot_current_step_id": False,
+                "livechat_operator_id": bot_partner.id,
+                "livechat_status": "in_progress",
+                "livechat_failure": "no_failure",
+            }
+        )
+        self.write({"state": "bot", "operator_id": False, "assign_deadline": False, "greeting_pending": False})
+        self._kpi_bot_started()
+        self._post_notice(self.env._("The client came back: the chatbot answers first again."))
 
     @api.model
     def _new_discuss_channel(self, line, partner, operator, name):
@@ -217,6 +266,7 @@ class OpenlinesDialog(models.Model):
         session.channel_member_ids.filtered(lambda m: m.livechat_member_type == "bot").unlink()
         session.write({"livechat_operator_id": root.id, "livechat_status": "need_help", "livechat_failure": "no_agent"})
         self.write({"state": "queued"})
+        self._kpi_start_operator_clock()  # the operators' clock starts now; the time with the bot is apart
         self._post_notice(self.env._("The chatbot handed the dialog over to the operators."))
         line = self.line_id
         if not line._is_working_time():

@@ -2,7 +2,7 @@ import logging
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields, models
-from odoo.fields import Command
+from odoo.fields import Command, Domain
 from odoo.tools import SQL, plaintext2html
 
 _logger = logging.getLogger(__name__)
@@ -34,7 +34,19 @@ class OpenlinesDialog(models.Model):
         "First response time (s)",
         readonly=True,
         aggregator="avg",
-        help="Seconds from the client's first message to the first answer (operator or bot).",
+        help="Seconds from the client's first message to the operator's first answer; in a dialog the chatbot "
+        "talks in first, from the moment it hands the dialog over to the operators.",
+    )
+    bot_time = fields.Float(
+        "Time with the chatbot (s)",
+        readonly=True,
+        aggregator="avg",
+        copy=False,
+        help="Seconds the client spent with the line's chatbot before it handed the dialog over to the operators "
+        "(every run of the script added up); 0 when no chatbot talked.",
+    )
+    kpi_bot_since = fields.Datetime(
+        "With the chatbot since", readonly=True, copy=False, help="When the chatbot started its current run."
     )
     avg_response_time = fields.Float(
         "Average response time (s)", readonly=True, aggregator="avg", help="Average of every response time, in seconds."
@@ -82,13 +94,14 @@ class OpenlinesDialog(models.Model):
 
     # -- read_group -----------------------------------------------------------
     def _read_group_select(self, aggregate_spec, query):
-        """Averages of response times leave out dialogs nobody has answered yet (not zeros)."""
+        """Averages of response times leave out dialogs nobody has answered yet (not zeros); the average
+        time with the chatbot leaves out dialogs no chatbot talked in."""
         sql = super()._read_group_select(aggregate_spec, query)
         fname, _sep, func = aggregate_spec.partition(":")
-        if func == "avg" and fname in KPI_MEASURED_AVG:
+        if func == "avg" and fname in KPI_MEASURED_AVG | {"bot_time"}:
             return SQL(
                 "AVG(CASE WHEN %s > 0 THEN %s END)",
-                self._field_to_sql(self._table, "kpi_response_count", query),
+                self._field_to_sql(self._table, "kpi_response_count" if fname != "bot_time" else fname, query),
                 self._field_to_sql(self._table, fname, query),
             )
         return sql
@@ -100,7 +113,9 @@ class OpenlinesDialog(models.Model):
         deadlines = []
         for dialog in self:
             vals = {"kpi_client_message_count": dialog.kpi_client_message_count + 1}
-            if not dialog.kpi_waiting_since:
+            # with the chatbot (or before the consent) the client waits for no operator yet: the clock starts
+            # at the hand-over (:meth:`_kpi_start_operator_clock`)
+            if not dialog.kpi_waiting_since and dialog.state != "bot":
                 deadline = dialog._kpi_deadline_from(now)
                 vals.update(kpi_waiting_since=now, kpi_deadline=deadline)
                 if deadline:
@@ -131,6 +146,28 @@ class OpenlinesDialog(models.Model):
             waiting.write({"kpi_waiting_since": False, "kpi_deadline": False})
         return res
 
+    def _kpi_bot_started(self):
+        """The chatbot starts talking to the client (a new or reopened dialog): its time is counted apart."""
+        self.write({"kpi_bot_since": fields.Datetime.now(), "kpi_waiting_since": False, "kpi_deadline": False})
+
+    def _kpi_start_operator_clock(self):
+        """The chatbot (or the consent step) hands the dialog over: the client waits for an operator from now.
+
+        The time with the bot goes to ``bot_time``; the wait for the first (or next) answer starts
+        now, with its deadline from the line's limit, as if the client had just written.
+        """
+        now = fields.Datetime.now()
+        deadlines = []
+        for dialog in self:
+            vals = {"kpi_waiting_since": now, "kpi_deadline": dialog._kpi_deadline_from(now), "kpi_bot_since": False}
+            if dialog.kpi_bot_since:
+                vals["bot_time"] = dialog.bot_time + max((now - dialog.kpi_bot_since).total_seconds(), 0.0)
+            if vals["kpi_deadline"]:
+                deadlines.append(vals["kpi_deadline"])
+            dialog.write(vals)
+        if deadlines:
+            self._kpi_wake_cron(min(deadlines))
+
     # -- figures ------------------------------------------------------------------
     def _kpi_current_limit(self):
         """Minutes the current wait may last: the first-answer limit until someone answered, then the next one."""
@@ -144,23 +181,24 @@ class OpenlinesDialog(models.Model):
 
     def _kpi_last_answer_author(self):
         """The author of the answer just posted in the dialog's session."""
+        return self._session_last_comment(Domain("author_id", "!=", self.partner_id.id)).author_id
+
+    def _session_last_comment(self, domain):
+        """The last comment matching ``domain`` in the dialog's Discuss session."""
         self.ensure_one()
-        # sudo: mail.message - the author of a message just posted in the dialog's own session
-        message = (
+        # sudo: mail.message - a message just posted in the dialog's own session
+        return (
             self.env["mail.message"]
             .sudo()
             .search(
-                [
-                    ("model", "=", "discuss.channel"),
-                    ("res_id", "=", self.discuss_channel_id.id),
-                    ("message_type", "=", "comment"),
-                    ("author_id", "!=", self.partner_id.id),
-                ],
+                Domain("model", "=", "discuss.channel")
+                & Domain("res_id", "=", self.discuss_channel_id.id)
+                & Domain("message_type", "=", "comment")
+                & Domain(domain),
                 order="id desc",
                 limit=1,
             )
         )
-        return message.author_id
 
     def _kpi_response_vals(self, now, author):
         """The figures once the current wait ends with an answer at ``now``."""

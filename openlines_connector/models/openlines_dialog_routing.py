@@ -56,9 +56,16 @@ class OpenlinesDialog(models.Model):
         return res
 
     def _greet(self):
-        """After a new dialog's first message: welcome, and the queue or off-hours texts."""
+        """After a new dialog's first message: welcome, and the queue or off-hours texts.
+
+        An archived line takes nothing in: its new dialogs get the off-hours answer (and go to the
+        off-hours line when it names one), whatever the hour.
+        """
         self.ensure_one()
         line = self.line_id
+        if not line.active:
+            self._off_hours()
+            return
         if welcome := line._client_text("welcome_message"):
             self._post_auto_reply(welcome)
         if self.operator_id:
@@ -74,7 +81,7 @@ class OpenlinesDialog(models.Model):
         line = self.line_id
         if text := line._client_text("off_hours_message"):
             self._post_auto_reply(text)
-        if line.off_hours_action == "line" and line.off_hours_line_id:
+        if line.off_hours_action == "line" and line.off_hours_line_id.active:
             self.action_transfer(line_id=line.off_hours_line_id.id)
             if self.state == "queued":
                 self._assign_queued()
@@ -91,26 +98,49 @@ class OpenlinesDialog(models.Model):
                 self.env.ref(CRON)._trigger(deadline)
 
     def _enter_queue(self, tell_position=True):
-        """Nobody took the dialog: offer it (to all at once) and tell the client their place."""
+        """Nobody took the dialog: offer it (to all at once), else tell the client their place.
+
+        A dialog offered to operators ("to all at once") is not waiting in a queue: its client
+        hears nothing (the first operator to take it answers). Only when nobody could be offered
+        it does the client get the queue message, numbered among the dialogs nobody was offered.
+        """
         for dialog in self:
             line = dialog.line_id
-            if line.distribution_mode == "all":
-                dialog._offer(line._available_operators(dialog.skipped_operator_ids))
+            if line.distribution_mode == "all" and dialog._offer(
+                line._available_operators(dialog.skipped_operator_ids)
+            ):
+                continue
             text = line._client_text("queue_message") if tell_position else ""
-            if text and dialog.channel_id:
-                position = self.search_count(
-                    [("line_id", "=", line.id), ("state", "=", "queued"), ("id", "<=", dialog.id)]
+            if text:
+                dialog._post_auto_reply(text.replace("{position}", str(dialog._queue_position())))
+
+    def _queue_position(self):
+        """The dialog's place among the line's queued dialogs that no operator was offered."""
+        self.ensure_one()
+        waiting = self.search([("line_id", "=", self.line_id.id), ("state", "=", "queued"), ("id", "<=", self.id)])
+        root = self.env.ref("base.partner_root")  # OdooBot holds a queued session: it offers nothing
+        # sudo: discuss.channel.member - whether operators were offered each queued session
+        offered = waiting.filtered(
+            lambda d: (
+                d != self
+                and d.discuss_channel_id.sudo().channel_member_ids.filtered(
+                    lambda m: m.livechat_member_type == "agent" and m.partner_id != root
                 )
-                dialog._post_auto_reply(text.replace("{position}", str(position)))
+            )
+        )
+        return len(waiting - offered)
 
     def _offer(self, users):
-        """Make ``users`` members of the session: each sees it; the first to take or answer gets it."""
+        """Make ``users`` members of the session: each sees it; the first to take or answer gets it.
+
+        Return ``users`` (empty when nobody could be offered the dialog)."""
         self.ensure_one()
         # sudo: discuss.channel - operators are invited into a queued session
         channel = self.discuss_channel_id.sudo()
         new = users.filtered(lambda u: u.partner_id not in channel.channel_member_ids.partner_id)
         if new:
             channel._add_members(users=new, create_member_params={"livechat_member_type": "agent"})
+        return users
 
     def _post_auto_reply(self, text):
         """A text to the client from the line (OdooBot in Discuss); it is not an operator's answer."""
@@ -142,10 +172,22 @@ class OpenlinesDialog(models.Model):
         self.filtered("assign_deadline").write({"assign_deadline": False})
         return res
 
+    def _reopen(self):
+        """A client who comes back to a dialog of an archived line is answered as a new one would be:
+        the line's off-hours answer (or the off-hours line) at their message, not the old operator."""
+        res = super()._reopen()
+        if self.env.context.get("openlines_client_reopen"):
+            for dialog in self.filtered(lambda d: d.state != "closed" and not d.line_id.active):
+                dialog._leave_operator()
+                dialog.write(
+                    {"operator_id": False, "state": "queued", "assign_deadline": False, "greeting_pending": True}
+                )
+        return res
+
     def _mark_closed(self):
         closing = self.filtered(lambda d: d.state != "closed")
         res = super()._mark_closed()
-        for dialog in closing.filtered("channel_id"):
+        for dialog in closing:  # messenger clients and site visitors alike
             if text := dialog.line_id._client_text("close_message"):
                 dialog._post_auto_reply(text)
         for dialog in closing.filtered(lambda d: d.line_id.send_transcript and d.partner_id.email):

@@ -3,6 +3,8 @@ from datetime import UTC, timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .openlines_guard import MANAGER
+
 #: dialog states that hold an operator's attention
 OPEN_STATES = ("assigned", "answered")
 
@@ -161,7 +163,8 @@ class OpenlinesLine(models.Model):
         default=lambda self: self.env._("Please rate our answers: from 1 (bad) to 5 (excellent)."),
     )
     close_confirmation = fields.Boolean(
-        "Confirm before closing", default=True,
+        "Confirm before closing",
+        default=True,
         help="Operators confirm before they close a dialog from its form.",
     )
     send_transcript = fields.Boolean(
@@ -202,10 +205,52 @@ class OpenlinesLine(models.Model):
                 super(OpenlinesLine, line).write({"consent_version": line.consent_version + 1})
         return super().write(vals)
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        lines._sync_operators_from_agents()
+        return lines
+
     def _sync_agents(self):
         """The live-chat agents (site widget) are the line's ordered operators."""
         for line in self.filtered("operator_ids"):
-            line.user_ids = line.operator_ids.user_id
+            if line.user_ids != line.operator_ids.user_id:
+                line.with_context(openlines_syncing_agents=True).user_ids = line.operator_ids.user_id
+
+    def _sync_operators_from_agents(self):
+        """The agents were set on the live-chat channel (``user_ids``): the ordered list follows.
+
+        New agents go to the end of the list, removed ones leave it. When im_livechat itself
+        takes a user off every live-chat channel because he lost a Live Chat group
+        (``openlines_group_change``), an active Open Lines operator stays on his lines: the line's
+        operators need no Live Chat group.
+        """
+        Operator = self.env["openlines.line.operator"].sudo()  # sudo: the rows mirror the agents just written
+        for line in self.sudo():
+            listed = line.operator_ids.user_id
+            agents = line.user_ids
+            if self.env.context.get("openlines_group_change"):
+                kept = (listed - agents).filtered(lambda u: u.active and u.has_group(MANAGER))
+                if kept:
+                    line.with_context(openlines_syncing_agents=True).user_ids |= kept
+                    agents |= kept
+            gone = line.operator_ids.filtered(lambda o, agents=agents: o.user_id not in agents)
+            if gone:
+                gone.with_context(openlines_syncing_agents=True).unlink()
+            new = agents - listed
+            if new:
+                start = max(line.operator_ids.mapped("sequence"), default=0) + 1
+                Operator.with_context(openlines_syncing_agents=True).create(
+                    [
+                        {"line_id": line.id, "user_id": user.id, "sequence": start + i}
+                        for i, user in enumerate(new.sorted("id"))
+                    ]
+                )
+
+    def _widget_open(self):
+        """The site widget is offered: the line is active and has operators."""
+        self.ensure_one()
+        return bool(self.active and self._candidates())
 
     def _compute_counts(self):
         Dialog = self.env["openlines.dialog"]
@@ -287,6 +332,8 @@ class OpenlinesLine(models.Model):
         leave, and under the line's limit of open dialogs per operator.
         """
         self.ensure_one()
+        if not self.active:  # an archived line takes nothing in
+            return self.env["res.users"]
         now = fields.Datetime.now()
         users = self._candidates().filtered(lambda u: u.active and not u.share)
         if exclude:

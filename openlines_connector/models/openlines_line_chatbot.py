@@ -21,10 +21,12 @@ class OpenlinesLine(models.Model):
     )
 
     def _chatbot_script(self):
-        """The script that answers new messenger dialogs of the line, if any."""
+        """The script that answers new (and reopened) messenger dialogs of the line, if any."""
         self.ensure_one()
         # sudo: chatbot.script - the inbound processing reads the line's script
         script = self.sudo().chatbot_script_id
+        if not self.active:  # an archived line takes nothing in: no bot either
+            return script.browse()
         return script if script.active and script.script_step_ids else script.browse()
 
     def _pick_operator(self, exclude=None):

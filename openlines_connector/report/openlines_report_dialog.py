@@ -45,6 +45,13 @@ class OpenlinesReportDialog(models.Model):
     max_response = fields.Float("Longest response (min)", readonly=True, aggregator="max")
     nbr_client_messages = fields.Integer("Client messages", readonly=True, aggregator="sum")
     nbr_answers = fields.Integer("Answers", readonly=True, aggregator="sum")
+    bot_time = fields.Float(
+        "Time with the chatbot (min)",
+        readonly=True,
+        aggregator="avg",
+        help="Minutes the client spent with the line's chatbot before the hand-over to the operators (dialogs a "
+        "chatbot talked in); the first response is counted from the hand-over.",
+    )
     # the client's rating (issue 16): average over rated dialogs, how many rated, and a choice to group by
     rating = fields.Float("Rating (average)", readonly=True, aggregator="avg", digits=(16, 2))
     nbr_rated = fields.Integer("Rated dialogs", readonly=True, aggregator="sum")
@@ -71,6 +78,7 @@ class OpenlinesReportDialog(models.Model):
                       CASE WHEN d.kpi_response_count > 0 THEN d.avg_response_time / 60.0 END AS avg_response,
                       CASE WHEN d.kpi_response_count > 0 THEN d.max_response_time / 60.0 END AS max_response,
                       d.kpi_client_message_count AS nbr_client_messages, d.kpi_answer_count AS nbr_answers,
+                      CASE WHEN d.bot_time > 0 THEN d.bot_time / 60.0 END AS bot_time,
                       CASE WHEN d.rating_value BETWEEN 1 AND 5 THEN d.rating_value END AS rating,
                       CASE WHEN d.rating_value BETWEEN 1 AND 5 THEN 1 ELSE 0 END AS nbr_rated, d.rating_stars
                  FROM openlines_dialog d"""

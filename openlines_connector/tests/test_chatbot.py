@@ -121,6 +121,41 @@ class TestChatbot(OpenlinesCase):
         self.assertEqual(dialog.state, "queued")
         self.assertFalse(dialog.operator_id)
 
+    def test_a_client_who_comes_back_meets_the_chatbot_again(self):
+        """Within the line's "continue" window a closed dialog reopens with its chatbot, as a new one would."""
+        self.client_writes(907, "Hi")
+        self.client_presses(907, f"chatbot:{self.buy.id}")
+        dialog = self.client_writes(907, "Ivan")
+        self.assertEqual((dialog.state, dialog.operator_id), ("assigned", self.operator))
+        self.operator_reply(dialog, "Чем помочь?")
+        dialog.action_close()
+        self.sent()
+        again = self.client_writes(907, "Снова я")
+        self.assertEqual(again, dialog, "the same dialog continues")
+        self.assertEqual((dialog.state, dialog.operator_id.id), ("bot", False))
+        session = dialog.discuss_channel_id
+        self.assertEqual(session.livechat_operator_id, self.bot)
+        self.assertIn(self.bot, session.channel_member_ids.partner_id)
+        self.assertNotIn(self.operator.partner_id, session.channel_member_ids.partner_id)
+        self.assertEqual(
+            self.sent(),
+            [
+                ("Hello, I am the shop bot.", []),
+                ("What do you need?", [f"chatbot:{self.buy.id}", f"chatbot:{self.support.id}"]),
+            ],
+            "the script starts from its first step",
+        )
+        self.client_presses(907, f"chatbot:{self.support.id}")
+        self.client_writes(907, "Ivan")
+        self.assertEqual((dialog.state, dialog.operator_id), ("assigned", self.operator), "and hands over again")
+
+    def test_an_operators_reopen_keeps_the_operator(self):
+        dialog = self.client_writes(908, "Hi")
+        dialog._take_as(self.operator)
+        dialog.action_close()
+        dialog.action_reopen()
+        self.assertEqual((dialog.state, dialog.operator_id), ("assigned", self.operator), "no bot: he reopened it")
+
     def test_the_end_of_a_script_without_forward_hands_over_to_routing(self):
         self.line.chatbot_script_id = self.env["chatbot.script"].create(
             {"title": "Short bot", "script_step_ids": [(0, 0, {"step_type": "text", "message": "We are on it."})]}

@@ -122,7 +122,9 @@ class TestKpi(OpenlinesCase, CronMixinCase):
 
     def test_the_line_chatbot_answers_through_its_script(self):
         """The line's chatbot greets through its script (the real path): its steps are not an operator's answer;
-        the operator who takes over after the bot answers, and a plain operator may post in a bot's session."""
+        the operator who takes over after the bot answers, and a plain operator may post in a bot's session.
+        The clock of the first response starts when the bot hands over (minute 2), not at the client's first
+        message: the time with the bot is its own figure."""
         script = self.env["chatbot.script"].create(
             {
                 "title": "KPI bot",
@@ -139,12 +141,18 @@ class TestKpi(OpenlinesCase, CronMixinCase):
         bot_says = dialog.discuss_channel_id.message_ids.filtered(lambda m: m.author_id == bot)
         self.assertIn("What is your question?", bot_says[:1].body or "", "the script's first step was posted")
         self.assertFalse(dialog.kpi_first_answer_partner_id, "a script step is not an answer")
-        self.assertEqual(dialog.kpi_waiting_since, T0)
+        self.assertFalse(dialog.kpi_waiting_since, "with the bot, the client waits for no operator yet")
+        self.assertFalse(dialog.kpi_deadline, "no limit runs while the bot talks")
         self.client_says(2, "Есть доставка в Казань?")  # the free input: the script forwards to an operator
         self.assertEqual((dialog.state, dialog.operator_id), ("assigned", self.operator))
+        self.assertEqual(dialog.kpi_waiting_since, T0 + timedelta(minutes=2), "the clock starts at the hand-over")
+        self.assertEqual(dialog.kpi_deadline, T0 + timedelta(minutes=12), "the first-answer limit from the hand-over")
+        self.assertEqual(dialog.bot_time, 120.0)
         self.answer(6, dialog)  # an Open Lines operator (not a Live Chat user) answers in the bot's session
         self.assertEqual(dialog.kpi_first_answer_partner_id, self.operator.partner_id)
-        self.assertEqual((dialog.first_response_time, dialog.kpi_client_message_count), (360.0, 2))
+        self.assertEqual((dialog.first_response_time, dialog.kpi_client_message_count), (240.0, 2))
+        report = self.env["openlines.report.dialog"].search([("dialog_id", "=", dialog.id)])
+        self.assertEqual((report.first_response, report.bot_time), (4.0, 2.0), "minutes, apart")
 
     def test_site_chat_visitor_messages_are_measured(self):
         with self.at(0):

@@ -70,6 +70,23 @@ class TestRouting(RoutingCase):
         self.assertNotIn(self.operator.partner_id, members)
         self.assertNotIn(self.op3.partner_id, members)
 
+    def test_to_all_at_once_tells_the_queue_only_when_nobody_was_offered(self):
+        self.line.distribution_mode = "all"
+        self.client_writes(522)
+        self.send()
+        self.assertFalse(self.fake.calls_of("sendMessage"), "offered to the operators: nobody says 'you are number N'")
+        self.offline(self.operator, self.op2, self.op3)
+        waiting = self.client_writes(523)
+        self.assertFalse(
+            waiting.discuss_channel_id.channel_member_ids.filtered(
+                lambda m: m.livechat_member_type == "agent" and m.partner_id.user_ids
+            )
+        )
+        self.send()
+        texts = [c["text"] for c in self.fake.calls_of("sendMessage")]
+        self.assertEqual(len(texts), 1, texts)
+        self.assertIn("number 1 in the queue", texts[0], "the offered dialog before it is not a place in the queue")
+
     # -- availability ------------------------------------------------------------------
     def test_archived_offline_and_busy_operators_get_nothing(self):
         self.line.write({"distribution_mode": "strict", "max_dialogs_per_operator": 1})

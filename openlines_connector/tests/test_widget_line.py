@@ -1,0 +1,253 @@
+from datetime import datetime, timedelta
+
+from odoo import fields
+from odoo.tests import new_test_user, tagged
+
+from odoo.addons.mail.tests.common import freeze_all_time
+
+from .test_routing import RoutingCase
+
+#: a Sunday noon (the standard calendar works Monday to Friday, 8 to 17)
+SUNDAY = datetime(2026, 11, 29, 12, 0)
+MONDAY = datetime(2026, 11, 30, 10, 0)
+LIVECHAT_USER = "im_livechat.im_livechat_group_user"
+
+
+@tagged("post_install", "-at_install")
+class TestWidgetLine(RoutingCase):
+    """The site widget obeys its line like a messenger: a site visitor (``/im_livechat/get_session``,
+    ``/mail/message/post`` as the visitor) and a Telegram client (the fake Bot API) of the same line
+    meet the same routing, hours, texts and consent, side by side."""
+
+    # -- the two clients ------------------------------------------------------------------
+    def visitor_opens(self):
+        """A new site visitor opens the line's widget: their session (or an empty one when refused)."""
+        self.opener.cookies.clear()  # a new visitor: no guest of an earlier one
+        data = self.make_jsonrpc_request("/im_livechat/get_session", {"channel_id": self.line.livechat_channel_id.id})
+        self.env.invalidate_all()
+        return self.env["discuss.channel"].browse(data["channel_id"] if data else [])
+
+    def visitor_says(self, session, text):
+        self.make_jsonrpc_request(
+            "/mail/message/post",
+            {
+                "thread_model": "discuss.channel",
+                "thread_id": session.id,
+                "post_data": {"body": text, "message_type": "comment", "subtype_xmlid": "mail.mt_comment"},
+            },
+        )
+        self.env.invalidate_all()
+        return session.openlines_dialog_id
+
+    def visitor_reads(self, session):
+        """What the line told the visitor in the widget (OdooBot's messages), oldest first."""
+        root = self.env.ref("base.partner_root")
+        messages = session.message_ids.filtered(lambda m: m.author_id == root and m.message_type == "comment")
+        return [m.body for m in messages.sorted("id")]
+
+    def telegram_reads(self):
+        """What the Telegram clients received, oldest first."""
+        self.send()
+        return [call["text"] for call in self.fake.calls_of("sendMessage")]
+
+    def widget_offered(self):
+        livechat_channel = self.line.livechat_channel_id
+        init = self.make_jsonrpc_request("/mail/data", {"fetch_params": [["init_livechat", livechat_channel.id]]})
+        self.env.invalidate_all()
+        return livechat_channel.get_livechat_info()["available"], init["Store"]["livechat_available"]
+
+    # -- operators ---------------------------------------------------------------------------
+    def test_a_line_staffed_by_managers_answers_its_widget(self):
+        """The line's operators are the widget's agents without the Live Chat group, also after losing it."""
+        self.offline(self.operator, self.op3)
+        demoted = new_test_user(
+            self.env,
+            login="ol_demoted",
+            name="Dmitri Demoted",
+            groups="base.group_user,openlines_connector.group_openlines_director",
+        )
+        self.line.write({"user_ids": [(6, 0, demoted.ids)], "distribution_mode": "strict"})
+        self.assertEqual(self.line.operator_ids.user_id, demoted, "the ordered list follows the agents")
+        manager = self.env.ref("openlines_connector.group_openlines_manager")
+        demoted.write({"group_ids": [(6, 0, (self.env.ref("base.group_user") | manager).ids)]})
+        self.assertFalse(demoted.has_group(LIVECHAT_USER))
+        self.assertEqual(self.line.user_ids, demoted, "losing the Live Chat group does not take him off the line")
+        self.assertEqual(self.line.operator_ids.user_id, demoted)
+        self.env["mail.presence"]._update_presence(demoted)
+        session = self.visitor_opens()
+        self.assertEqual(session.livechat_operator_id, demoted.partner_id)
+        self.assertEqual(session.openlines_dialog_id.operator_id, demoted)
+        other = self.env["im_livechat.channel"].create({"name": "Not a line", "user_ids": [(6, 0, self.op2.ids)]})
+        data = self.make_jsonrpc_request("/im_livechat/get_session", {"channel_id": other.id})
+        self.assertFalse(
+            self.env["discuss.channel"].with_user(demoted).search([("id", "=", data["channel_id"])]),
+            "an operator of a line reads no other live-chat channel's sessions",
+        )
+
+    def test_routing_strictly_in_order_side_by_side(self):
+        """Strictly in order: the first of the list gets both, busy or not (im_livechat would pick the least busy)."""
+        self.line.distribution_mode = "strict"
+        self.set_order(self.op2, self.operator, self.op3)
+        self.assertEqual(self.line.user_ids, self.op2 | self.operator | self.op3)
+        self.assertEqual(self.client_writes(901).operator_id, self.op2)
+        session = self.visitor_opens()
+        self.assertEqual(session.openlines_dialog_id.operator_id, self.op2)
+        self.assertEqual(session.livechat_operator_id, self.op2.partner_id)
+
+    def test_limit_per_operator_queues_both_with_the_queue_text(self):
+        self.line.write({"max_dialogs_per_operator": 1, "distribution_mode": "strict"})
+        self.offline(self.op2, self.op3)
+        busy = self.client_writes(911)
+        self.assertEqual(busy.operator_id, self.operator)
+        telegram = self.client_writes(912)
+        self.assertEqual((telegram.state, telegram.operator_id.id), ("queued", False))
+        self.assertEqual(self.widget_offered(), (True, True), "the widget stays offered: the visitor queues")
+        session = self.visitor_opens()
+        self.assertTrue(session, "a session even though nobody can answer now")
+        self.assertFalse(session.channel_member_ids.filtered(lambda m: m.livechat_member_type == "agent"))
+        site = self.visitor_says(session, "Здравствуйте")
+        self.assertEqual((site.state, site.operator_id.id), ("queued", False))
+        self.assertTrue(any("number 1 in the queue" in t for t in self.telegram_reads()))
+        self.assertIn("number 2 in the queue", self.visitor_reads(session)[-1])
+        busy.action_close()  # the operator frees up: the oldest queued dialog is his
+        self.env["openlines.dialog"]._cron_route()
+        self.assertEqual(telegram.operator_id, self.operator)
+        self.assertFalse(site.operator_id, "at his limit again")
+
+    def test_off_hours_side_by_side(self):
+        self.line.resource_calendar_id = self.env.ref("resource.resource_calendar_std")
+        with freeze_all_time(SUNDAY):
+            telegram = self.client_writes(921)
+            self.assertEqual(self.widget_offered(), (True, True))
+            session = self.visitor_opens()
+            site = self.visitor_says(session, "Вы работаете?")
+        for dialog in (telegram, site):
+            self.assertEqual((dialog.state, dialog.operator_id.id), ("queued", False))
+        self.assertIn("We are closed now", self.telegram_reads()[-1])
+        self.assertIn("We are closed now", self.visitor_reads(session)[-1])
+        self.assertNotIn("in the queue", " ".join(self.visitor_reads(session)), "off hours: no place in the queue")
+        with freeze_all_time(MONDAY):
+            self.env["openlines.dialog"]._cron_route()
+        self.assertTrue(telegram.operator_id and site.operator_id, "both go to operators when the line opens")
+
+    def test_welcome_and_closing_texts_side_by_side(self):
+        self.line.write({"welcome_message": "Добро пожаловать!", "close_message": "Спасибо, до свидания!"})
+        telegram = self.client_writes(931)
+        session = self.visitor_opens()
+        site = self.visitor_says(session, "Здравствуйте")
+        self.assertEqual(self.telegram_reads(), ["Добро пожаловать!"])
+        self.assertEqual(len(self.visitor_reads(session)), 1)
+        self.assertIn("Добро пожаловать!", self.visitor_reads(session)[0])
+        (telegram | site).action_close()
+        self.assertEqual(self.telegram_reads()[-1], "Спасибо, до свидания!")
+        self.assertIn("Спасибо, до свидания!", self.visitor_reads(session)[-1])
+
+    def test_pass_to_next_side_by_side(self):
+        self.line.write({"distribution_mode": "strict", "answer_timeout": 5})
+        self.set_order(self.operator, self.op2)
+        self.offline(self.op3)
+        telegram = self.client_writes(941)
+        session = self.visitor_opens()
+        site = self.visitor_says(session, "Алло?")
+        self.assertEqual((telegram.operator_id, site.operator_id), (self.operator, self.operator))
+        with freeze_all_time(fields.Datetime.now() + timedelta(minutes=6)):
+            self.env["openlines.dialog"]._cron_route()
+        self.assertEqual((telegram.operator_id, site.operator_id), (self.op2, self.op2))
+        self.assertNotIn(self.operator.partner_id, session.channel_member_ids.partner_id)
+
+    def test_to_all_at_once_offers_both_and_tells_no_queue(self):
+        self.line.distribution_mode = "all"
+        telegram = self.client_writes(951)
+        session = self.visitor_opens()
+        site = self.visitor_says(session, "Есть кто?")
+        operators = {self.operator.partner_id, self.op2.partner_id, self.op3.partner_id}
+        for dialog in (telegram, site):
+            self.assertEqual(dialog.state, "queued")
+            self.assertTrue(operators <= set(dialog.discuss_channel_id.channel_member_ids.partner_id), "offered to all")
+        self.assertFalse(self.telegram_reads(), "offered to operators: no 'you are number N in the queue'")
+        self.assertFalse(self.visitor_reads(session))
+        self.operator_reply(site, "Слушаю вас", user=self.op3)
+        self.assertEqual(site.operator_id, self.op3)
+
+    def test_consent_before_anything_reaches_an_operator_side_by_side(self):
+        self.line.write({"consent_required": True, "distribution_mode": "strict"})
+        self.post_update(self.text_update(961, 961, "Мой телефон +7 900 000-00-00"))
+        self.process()
+        self.assertIn("personal data", self.telegram_reads()[-1])
+        self.assertFalse(self.dialog_of("961"), "no dialog before the consent")
+        session = self.visitor_opens()
+        self.assertFalse(session.channel_member_ids.filtered(lambda m: m.livechat_member_type == "agent"))
+        site = self.visitor_says(session, "Мой телефон +7 900 000-00-00")
+        self.assertIn("personal data", self.visitor_reads(session)[-1])
+        self.assertEqual((site.state, site.site_consent), ("bot", "asked"))
+        Dialog = self.env["openlines.dialog"].with_user(self.operator)
+        self.assertFalse(Dialog.search([("id", "=", site.id)]), "the operator does not see it yet")
+        self.assertFalse(self.env["discuss.channel"].with_user(self.operator).search([("id", "=", session.id)]))
+        self.env["openlines.dialog"]._cron_route()
+        self.assertFalse(site.operator_id, "routing leaves it alone until the visitor agrees")
+        self.receive(self.text_update(962, 961, "да"))
+        self.process()  # the held message follows the consent
+        site = self.visitor_says(session, "да")
+        telegram = self.dialog_of("961")
+        self.assertEqual((telegram.operator_id, site.operator_id), (self.operator, self.operator))
+        self.assertEqual(site.site_consent, "given")
+        self.assertTrue(site.site_consent_date)
+        said = site.discuss_channel_id.message_ids.filtered(lambda m: "+7 900" in (m.body or ""))
+        self.assertTrue(said, "what the visitor wrote before agreeing reaches the operator")
+        self.assertTrue(Dialog.search([("id", "=", site.id)]))
+
+    def test_a_refusal_is_answered_and_reaches_nobody(self):
+        self.line.consent_required = True
+        session = self.visitor_opens()
+        self.visitor_says(session, "Здравствуйте")
+        site = self.visitor_says(session, "нет")
+        self.assertIn("Without your consent", self.visitor_reads(session)[-1])
+        self.assertEqual((site.state, site.site_consent, site.operator_id.id), ("bot", "declined", False))
+
+    def test_auto_close_side_by_side(self):
+        self.line.write({"auto_close_hours": 1, "close_message": "Диалог закрыт."})
+        telegram = self.client_writes(971)
+        session = self.visitor_opens()
+        site = self.visitor_says(session, "Вопрос")
+        with freeze_all_time(fields.Datetime.now() + timedelta(hours=2)):
+            self.env["openlines.dialog"]._cron_route()
+        self.assertEqual((telegram.state, site.state), ("closed", "closed"))
+        self.assertIn("Диалог закрыт.", self.visitor_reads(session)[-1])
+
+    def test_kpis_side_by_side(self):
+        self.line.kpi_first_response_limit = 10
+        t0 = datetime(2026, 3, 2, 10, 0)
+        with freeze_all_time(t0):
+            telegram = self.client_writes(981)
+            session = self.visitor_opens()
+            site = self.visitor_says(session, "Вопрос")
+        for dialog in (telegram, site):
+            self.assertEqual(dialog.kpi_deadline, t0 + timedelta(minutes=10))
+            with freeze_all_time(t0 + timedelta(minutes=3)):
+                self.operator_reply(dialog, "Ответ", user=dialog.operator_id)
+        self.env.invalidate_all()
+        self.assertEqual((telegram.first_response_time, site.first_response_time), (180.0, 180.0))
+
+    # -- an archived line ---------------------------------------------------------------------
+    def test_an_archived_line_takes_nothing_in(self):
+        self.line.action_archive()
+        self.assertEqual(self.widget_offered(), (False, False), "the widget is hidden")
+        self.assertFalse(self.visitor_opens(), "and opens no session")
+        telegram = self.client_writes(991)
+        self.assertEqual((telegram.state, telegram.operator_id.id), ("queued", False))
+        self.assertIn("We are closed now", self.telegram_reads()[-1])
+        self.env["openlines.dialog"]._cron_route()
+        self.assertFalse(telegram.operator_id, "nobody gets dialogs of an archived line")
+
+    def test_an_archived_line_sends_to_the_line_it_names(self):
+        other = self.env["openlines.line"].create({"name": "Night line", "user_ids": [(6, 0, self.op2.ids)]})
+        self.offline(self.operator, self.op3)
+        self.line.write({"off_hours_action": "line", "off_hours_line_id": other.id})
+        answered = self.client_writes(992)
+        answered.action_close()
+        self.line.action_archive()
+        telegram = self.client_writes(993)
+        self.assertEqual((telegram.line_id, telegram.operator_id), (other, self.op2))
+        back = self.client_writes(992)
+        self.assertEqual(back, answered, "within the continue window: the same dialog...")
+        self.assertEqual((back.line_id, back.operator_id), (other, self.op2), "...but not back to the archived line")
