@@ -76,8 +76,12 @@ class Flood:
             conn.close()
 
     def odoo(self, *extra, **kwargs):
+        """Odoo through a two-line launcher file, as ``make run WORKERS=N`` and odoo-bin do: a server that
+        re-executes itself (a reload, the websocket process) needs an ``argv[0]`` that runs as a script."""
         a = self.args
-        cmd = [sys.executable, "-m", "odoo", "server", "-c", a.config, "-d", a.db, "--db-filter", f"^{a.db}$"]
+        launcher = self.logdir / "odoo-launcher.py"
+        launcher.write_text("from odoo.cli.command import main\nmain()\n")
+        cmd = [sys.executable, str(launcher), "server", "-c", a.config, "-d", a.db, "--db-filter", f"^{a.db}$"]
         return subprocess.Popen([*cmd, *extra], **kwargs)
 
     def install(self):
@@ -150,8 +154,8 @@ class Flood:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return {
             "server reloads": text.count("Initiating server reload"),
-            "workers killed": text.count("timeout after") + text.count("virtual real time limit")
-            + text.count("CPU time limit") + text.count("memory limit"),
+            "workers killed": sum(text.count(k) for k in ("timeout after", "CPU time limit", "memory limit"))
+            if self.args.workers else 0,
         }
 
     # -- records ------------------------------------------------------------------------
