@@ -4,13 +4,15 @@
 Drives a headless Chromium over the Chrome DevTools Protocol (``websocket-client``
 is the only dependency): logs in through ``/web/login``, opens Discuss, clicks
 the live-chat conversation of an Open Lines dialog and captures the page; with
-``--dialogs-list`` it also captures Open Lines > Dialogs.
+``--dialogs-list`` it also captures Open Lines > Dialogs, with ``--analysis`` the
+KPI analysis.
 
 Example, against a demo database (``-i openlines_connector --with-demo``)::
 
     python3 scripts/screenshot.py --url http://localhost:8069 \\
         --dialog "Иван Петров" --output docs/screenshots/discuss_dialog.png \\
-        --dialogs-list docs/screenshots/dialogs_list.png
+        --dialogs-list docs/screenshots/dialogs_list.png \\
+        --analysis docs/screenshots/analysis.png
 
 Exit status 0 when every screenshot was written, 1 otherwise (the page's
 state is then dumped to ``<output>.error.png`` when possible).
@@ -52,6 +54,7 @@ CHROMIUM_FLAGS = (
     "--lang=en-US",
 )
 DIALOGS_ACTION = "/odoo/action-openlines_connector.openlines_dialog_action"
+ANALYSIS_ACTION = "/odoo/action-openlines_connector.openlines_report_dialog_action"
 
 
 class ScreenshotError(Exception):
@@ -256,6 +259,14 @@ def capture_dialogs_list(browser, base_url, output):
     return browser.screenshot(output)
 
 
+def capture_analysis(browser, base_url, output):
+    """Open Lines > Analysis as its first view shows it (the figures per line and operator)."""
+    browser.goto(base_url + ANALYSIS_ACTION)
+    browser.wait_for_selector(".o_pivot table, .o_graph_renderer canvas, .o_list_view .o_data_row")
+    browser.settle(2.5)
+    return browser.screenshot(output)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://localhost:8069", help="running Odoo (default: %(default)s)")
@@ -274,6 +285,7 @@ def main(argv=None):
         help="Discuss screenshot (default: %(default)s)",
     )
     parser.add_argument("--dialogs-list", metavar="PATH", help="also capture Open Lines > Dialogs to PATH")
+    parser.add_argument("--analysis", metavar="PATH", help="also capture Open Lines > Analysis to PATH")
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument(
@@ -291,6 +303,9 @@ def main(argv=None):
         if args.dialogs_list:
             current = args.dialogs_list
             print(capture_dialogs_list(browser, base_url, args.dialogs_list))
+        if args.analysis:
+            current = args.analysis
+            print(capture_analysis(browser, base_url, args.analysis))
     except (ScreenshotError, OSError, websocket.WebSocketException) as exc:
         try:
             error_png = browser.screenshot(f"{current}.error.png")
