@@ -1,6 +1,8 @@
 from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.mail.tools.discuss import Store
+
 from .openlines_guard import DIRECTOR
 
 
@@ -84,6 +86,25 @@ class OpenlinesDialog(models.Model):
         return res
 
     # -- transfer ----------------------------------------------------------------------------
+    def _leave_operator(self):
+        """The operator leaves the session (transfer, pass to the next): his Discuss learns it as when
+        one leaves a conversation (``discuss.channel._action_unfollow``), and stops acting as a member
+        of a session he may no longer read."""
+        self.ensure_one()
+        # sudo: discuss.channel - the leaving operator's membership of the dialog's session
+        channel = self.discuss_channel_id.sudo()
+        member = channel.channel_member_ids.filtered(lambda m: m.partner_id == self.operator_id.partner_id)
+        if member:
+            Store(bus_channel=member._bus_channel()).add(
+                channel, {"close_chat_window": True, "isLocallyPinned": False}
+            ).bus_send()
+        res = super()._leave_operator()
+        if member:
+            Store(bus_channel=channel).add(
+                channel, [Store.Many("channel_member_ids", [], mode="DELETE", value=member), "member_count"]
+            ).bus_send()
+        return res
+
     def _transfer(self, user, line, note):
         # the client's text first: the operators' notice (with the note) stays the last message
         if text := (line or self.line_id)._client_text("transfer_message"):

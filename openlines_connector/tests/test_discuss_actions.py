@@ -82,6 +82,10 @@ class TestTransfer(DiscussActionsCase):
         self.assertIn(self.colleague.partner_id, session.channel_member_ids.partner_id)
         self.assertNotIn(self.operator.partner_id, session.channel_member_ids.partner_id)
         self.assertIn("Постоянный клиент", session.message_ids[0].body, "the note is in the operators' notice")
+        (left,) = [p for p in self.bus_of(self.operator.partner_id, "mail.record/insert") if "close_chat_window" in str(p)]
+        self.assertEqual(left["discuss.channel"][0]["id"], session.id, "his Discuss leaves it")
+        (gone,) = [p for p in self.bus_of(session, "mail.record/insert") if "channel_member_ids" in str(p)]
+        self.assertEqual(gone["discuss.channel"][0]["channel_member_ids"][0][0], "DELETE", "no longer a member")
         self.send()
         texts = [call["text"] for call in self.fake.calls_of("sendMessage")]
         self.assertEqual(texts, ["Передаём ваш вопрос: вам ответит Carl Colleague."], "the note never reaches the client")

@@ -1,7 +1,7 @@
 """Working in Discuss (issue 16) in a real browser: an operator previews the queue and takes a
 dialog, sees from which messenger and line each conversation comes, writes an internal note,
-closes a dialog with the line's confirmation and transfers another to a colleague with a note.
-The fake Telegram API shows what reached the client."""
+closes a dialog with the line's confirmation, transfers another to a colleague with a note and
+leaves a third (which closes it). The fake Telegram API shows what reached the client."""
 
 from odoo.tests import new_test_user, tagged
 
@@ -49,6 +49,8 @@ class TestDiscussWorkTour(OpenlinesCase):
         self.env["mail.presence"]._update_presence(self.operator)
         assigned = self.client_named(1606002, "Assigned", "Здравствуйте")
         self.assertEqual(assigned.operator_id, self.operator)
+        leaving = self.client_named(1606003, "Leaving", "Спасибо, всё понятно")
+        self.assertEqual(leaving.operator_id, self.operator)
         self.send()
         self.fake.calls.clear()
 
@@ -69,3 +71,6 @@ class TestDiscussWorkTour(OpenlinesCase):
         self.assertIn("Диалог закрыт.", texts)
         self.assertIn("Вам ответит Carl Colleague.", texts)
         self.assertFalse([t for t in texts if NOTE in t or TRANSFER_NOTE in t], "notes never reach the client")
+        # leaving the conversation closed the dialog (after the line's question)
+        self.assertEqual(leaving.state, "closed")
+        self.assertNotIn(self.operator.partner_id, leaving.discuss_channel_id.channel_member_ids.partner_id)

@@ -3,13 +3,15 @@ import { registry } from "@web/core/registry";
 /**
  * An operator works in Discuss (issue 16). Set up by tests/test_tour_discuss.py: "Queued Client"
  * waits in the queue of "Test line"; "Assigned Client" is the operator's dialog; both write from
- * Telegram; the line asks before closing; "Carl Colleague" is another operator of the line.
+ * Telegram, and so does "Leaving Client", his too; the line asks before closing; "Carl Colleague"
+ * is another operator of the line.
  */
 const QUEUED = "Можно ли оплатить при получении?";
 const NOTE = "Клиент постоянный, можно скидку";
 const TRANSFER_NOTE = "Вопрос по возврату";
 const queued = ".o-mail-DiscussSidebarChannel:contains(Queued Client)";
 const assigned = ".o-mail-DiscussSidebarChannel:contains(Assigned Client)";
+const leaving = ".o-mail-DiscussSidebarChannel:contains(Leaving Client)";
 
 registry.category("web_tour.tours").add("openlines_discuss_work_tour", {
     steps: () => [
@@ -131,6 +133,28 @@ registry.category("web_tour.tours").add("openlines_discuss_work_tour", {
         {
             content: "The wizard is gone",
             trigger: "body:not(:has(.modal .o_form_view))",
+        },
+        // -- leaving a dialog's conversation (the sidebar's "Leave" action) closes the dialog
+        {
+            content: "Open the third dialog",
+            trigger: leaving,
+            run: "click",
+        },
+        {
+            content: "Leave it, as the sidebar's Leave action does",
+            trigger: ".o-mail-DiscussContent-threadName[title*='Leaving Client']",
+            run() {
+                odoo.__WOWL_DEBUG__.root.env.services["mail.store"].discuss.thread.leaveChannel();
+            },
+        },
+        {
+            content: "The line asks first, then it is closed and left",
+            trigger: ".modal:contains(Close this dialog?) .modal-footer button.btn-primary",
+            run: "click",
+        },
+        {
+            content: "The conversation left the sidebar",
+            trigger: `.o-mail-DiscussSidebar:not(:has(${leaving}))`,
         },
     ],
 });
