@@ -12,9 +12,13 @@ class DiscussChannel(models.Model):
 
     _inherit = "discuss.channel"
 
-    def _chatbot_post_message(self, chatbot_script, body):
-        channel = self.with_context(openlines_auto_reply=True)
-        return super(DiscussChannel, channel)._chatbot_post_message(chatbot_script, body)
+    def _message_post_after_hook(self, message, msg_vals):
+        """What the session's chatbot posts (its welcome steps too) is the line's text, not an answer."""
+        # sudo: chatbot.script.step - the session's current step names its bot
+        step = self.sudo().chatbot_current_step_id if self.channel_type == "livechat" else None
+        if step and message.author_id and message.author_id == step.chatbot_script_id.operator_partner_id:
+            self = self.with_context(openlines_auto_reply=True)  # noqa: PLW0642 - read by discuss_channel.py
+        return super()._message_post_after_hook(message, msg_vals)
 
     def _forward_human_operator(self, chatbot_script_step=None, users=None):
         # sudo: openlines.dialog - the visitor's forward step moves the dialog of their own session

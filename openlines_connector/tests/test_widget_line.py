@@ -228,6 +228,45 @@ class TestWidgetLine(RoutingCase):
         self.env.invalidate_all()
         self.assertEqual((telegram.first_response_time, site.first_response_time), (180.0, 180.0))
 
+    def test_the_widget_chatbot_hands_over_to_the_line_and_its_time_is_apart(self):
+        """im_livechat's chatbot on the widget (a rule of the channel): its texts are no answers, its forward step
+        gives the visitor to the line's operator, the first response is counted from the hand-over."""
+        self.line.write({"kpi_first_response_limit": 10, "distribution_mode": "strict"})
+        self.set_order(self.op3, self.operator)
+        script = self.env["chatbot.script"].create(
+            {
+                "title": "Site bot",
+                "script_step_ids": [
+                    (0, 0, {"step_type": "free_input_single", "message": "What is your question?"}),
+                    (0, 0, {"step_type": "forward_operator", "message": "Connecting you with an operator."}),
+                ],
+            }
+        )
+        livechat_channel = self.line.livechat_channel_id
+        self.env["im_livechat.channel.rule"].create({"channel_id": livechat_channel.id, "chatbot_script_id": script.id})
+        t0 = datetime(2026, 3, 2, 10, 0)
+        self.opener.cookies.clear()
+        with freeze_all_time(t0):
+            data = self.make_jsonrpc_request(
+                "/im_livechat/get_session", {"channel_id": livechat_channel.id, "chatbot_script_id": script.id}
+            )
+        session = self.env["discuss.channel"].browse(data["channel_id"])
+        dialog = session.openlines_dialog_id
+        self.assertEqual((dialog.state, dialog.operator_id.id), ("bot", False))
+        with freeze_all_time(t0 + timedelta(minutes=2)):
+            self.visitor_says(session, "Доставка в Казань?")
+            self.assertFalse(dialog.kpi_waiting_since, "with the bot nobody is late")
+            self.make_jsonrpc_request("/chatbot/step/trigger", {"channel_id": session.id})
+        self.env.invalidate_all()
+        self.assertEqual((dialog.state, dialog.operator_id), ("assigned", self.op3), "the line's order, not im_livechat's")
+        self.assertEqual(dialog.kpi_waiting_since, t0 + timedelta(minutes=2))
+        self.assertEqual(dialog.bot_time, 120.0)
+        with freeze_all_time(t0 + timedelta(minutes=6)):
+            self.operator_reply(dialog, "Да, доставляем.", user=self.op3)
+        self.env.invalidate_all()
+        self.assertEqual((dialog.first_response_time, dialog.kpi_answer_count), (240.0, 1), "bot texts are no answers")
+        self.assertEqual(dialog.kpi_first_answer_partner_id, self.op3.partner_id)
+
     # -- an archived line ---------------------------------------------------------------------
     def test_an_archived_line_takes_nothing_in(self):
         self.line.action_archive()
