@@ -142,6 +142,13 @@ def test_the_previous_release_upgrades_in_place(old_database):
                     f"{table}.company_id filled for the rows of the previous version"
                 )
 
+    supervised = _psql(db, "SELECT r.domain_force FROM ir_rule r JOIN ir_model_data d ON d.res_id = r.id "
+                           "AND d.model = 'ir.rule' AND d.module = 'openlines_connector' "
+                           "AND d.name = 'openlines_discuss_channel_rule_supervised'")
+    assert "'queued'" in supervised, "the rules of the new version replace the old ones (operators preview their queue)"
+    assert _psql(db, "SELECT bool_and(noupdate) FROM ir_model_data WHERE module = 'openlines_connector' "
+                     "AND model = 'ir.rule' AND name LIKE '%%_rule_manager'") == "t", "rules stay noupdate"
+
     processed = _odoo(conf, db, "shell", "--no-http", "--data-dir", str(tmp / "data"), script=PROCESS)
     line = next(line for line in processed.stdout.splitlines() if line.startswith("PROCESSED"))
     rows = json.loads(line.removeprefix("PROCESSED "))
