@@ -1,4 +1,6 @@
+import importlib.util
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from odoo import fields
 from odoo.tests import new_test_user, tagged
@@ -258,7 +260,9 @@ class TestWidgetLine(RoutingCase):
             self.assertFalse(dialog.kpi_waiting_since, "with the bot nobody is late")
             self.make_jsonrpc_request("/chatbot/step/trigger", {"channel_id": session.id})
         self.env.invalidate_all()
-        self.assertEqual((dialog.state, dialog.operator_id), ("assigned", self.op3), "the line's order, not im_livechat's")
+        self.assertEqual(
+            (dialog.state, dialog.operator_id), ("assigned", self.op3), "the line's order, not im_livechat's"
+        )
         self.assertEqual(dialog.kpi_waiting_since, t0 + timedelta(minutes=2))
         self.assertEqual(dialog.bot_time, 120.0)
         with freeze_all_time(t0 + timedelta(minutes=6)):
@@ -290,3 +294,32 @@ class TestWidgetLine(RoutingCase):
         back = self.client_writes(992)
         self.assertEqual(back, answered, "within the continue window: the same dialog...")
         self.assertEqual((back.line_id, back.operator_id), (other, self.op2), "...but not back to the archived line")
+
+    # -- the upgrade -------------------------------------------------------------------------
+    def test_the_upgrade_lists_operators_and_fills_the_time_with_the_bot(self):
+        """``migrations/19.0.1.1.0/post-30-widget.py`` on rows as the previous version left them."""
+        path = Path(__file__).parents[1] / "migrations" / "19.0.1.1.0" / "post-30-widget.py"
+        spec = importlib.util.spec_from_file_location("openlines_post_30_widget", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        handed = self.client_writes(995)
+        bot = self.client_writes(996)
+        self.env.flush_all()
+        self.env.cr.execute("DELETE FROM openlines_line_operator WHERE line_id = %s", [self.line.id])
+        self.env.cr.execute(
+            "UPDATE openlines_dialog SET create_date = now() at time zone 'utc' - interval '3 minutes' WHERE id = %s",
+            [handed.id],
+        )
+        self.env.cr.execute(
+            "UPDATE openlines_dialog SET state = 'bot', kpi_waiting_since = create_date, kpi_deadline = create_date "
+            "WHERE id = %s",
+            [bot.id],
+        )
+        self.env.invalidate_all()
+        handed._post_notice("The chatbot handed the dialog over to the operators.")
+        self.env.flush_all()
+        migration.migrate(self.env.cr, "19.0.1.0.0")
+        self.env.invalidate_all()
+        self.assertEqual(self.line.operator_ids.user_id, self.operator | self.op2 | self.op3)
+        self.assertAlmostEqual(handed.bot_time, 180.0, delta=5)
+        self.assertEqual((bot.kpi_bot_since, bot.kpi_waiting_since, bot.kpi_deadline), (bot.create_date, False, False))
