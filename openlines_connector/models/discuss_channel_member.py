@@ -14,15 +14,20 @@ class DiscussChannelMember(models.Model):
     def _notify_typing(self, is_typing):
         res = super()._notify_typing(is_typing)
         if is_typing:
-            for member, dialog in self._openlines_operator_members():
+            for _member, dialog in self._openlines_operator_members():
                 self.env["openlines.signal"]._request(dialog, typing=True)
         return res
 
-    def _set_last_seen_message(self, message, notify=True):
-        res = super()._set_last_seen_message(message, notify=notify)
+    def _mark_as_read(self, last_message_id):
+        """The operator opened (or is reading) the conversation: Discuss's ``/discuss/channel/mark_as_read``.
+
+        Not on ``_set_last_seen_message``, which posting also calls: an answer is no reason for a
+        read call of its own (the messengers show the answer, and the client's marks follow it).
+        """
+        res = super()._mark_as_read(last_message_id)
         for member, dialog in self._openlines_operator_members():
-            if member.seen_message_id.id == message.id:
-                self.env["openlines.signal"]._request(dialog, read_upto=message.id)
+            if member.seen_message_id:
+                self.env["openlines.signal"]._request(dialog, read_upto=member.seen_message_id.id)
         return res
 
     def _openlines_operator_members(self):

@@ -99,7 +99,8 @@ class OpenlinesSignal(models.Model):
                 if time.monotonic() >= ends:
                     break  # a courtesy skipped rather than the messages held up
                 try:
-                    self._send_one(self.env["openlines.dialog"].browse(dialog_id), typing and typing_at, read_done, read_upto)
+                    dialog = self.env["openlines.dialog"].browse(dialog_id)
+                    self._send_one(dialog, typing and typing_at, read_done, read_upto)
                 except Exception:  # noqa: BLE001 - a bad signal never stops the messages
                     _logger.exception("Open Lines: the typing/read mark of dialog %s failed", dialog_id)
                 self.env["ir.cron"]._commit_progress(0)
@@ -125,7 +126,13 @@ class OpenlinesSignal(models.Model):
         """Call the messenger for one dialog: typing (unless stale) and the read mark."""
         dialog = dialog.sudo()  # sudo: openlines.dialog - the cron sends the operator's marks of any dialog
         contact = dialog.contact_id
-        if not dialog.exists() or not dialog.channel_id or not contact or contact.is_blocked or dialog.state == "closed":
+        if (
+            not dialog.exists()
+            or not dialog.channel_id
+            or not contact
+            or contact.is_blocked
+            or dialog.state == "closed"
+        ):
             return
         connector = dialog.channel_id._get_connector()
         connector.timeout = SIGNAL_TIMEOUT
@@ -139,8 +146,12 @@ class OpenlinesSignal(models.Model):
                 last = self._last_client_row(dialog, 0, 0)
                 connector.send_typing(contact.external_id, True, last.remote_message_id or "")
         except ConnectorError as exc:
-            _logger.info("Open Lines: %s refused a typing/read mark of dialog %s: %s",
-                         dialog.channel_id.channel_type, dialog.id, exc.message)
+            _logger.info(
+                "Open Lines: %s refused a typing/read mark of dialog %s: %s",
+                dialog.channel_id.channel_type,
+                dialog.id,
+                exc.message,
+            )
             self.search([("dialog_id", "=", dialog.id)]).last_error = exc.message[:500]
 
     def _last_client_row(self, dialog, after, upto):

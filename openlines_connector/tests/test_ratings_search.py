@@ -67,8 +67,10 @@ class TestRatingsSearchNoAnswer(OpenlinesCase):
         self.assertEqual(self.found(self.director, "Тверь"), mine | theirs)
         self.assertEqual(self.found(self.admin, "тверь"), mine | theirs)
         self.assertFalse(self.found(self.admin, "самовывоз"))
-        negative = self.env["openlines.dialog"].with_user(self.admin).search(
-            [("message_search", "not ilike", "Тверь"), ("id", "in", (mine | theirs | other).ids)]
+        negative = (
+            self.env["openlines.dialog"]
+            .with_user(self.admin)
+            .search([("message_search", "not ilike", "Тверь"), ("id", "in", (mine | theirs | other).ids)])
         )
         self.assertEqual(negative, other)
         for user in (self.employee, self.portal):
@@ -120,8 +122,10 @@ class TestRatingsSearchNoAnswer(OpenlinesCase):
         self.assertEqual((per_line[self.line], per_line[self.line_b]), (3.5, 4.0))
         distribution = dict(Report._read_group([("dialog_id", "in", ids)], ["rating_stars"], ["__count"]))
         self.assertEqual(distribution, {"5": 1, "4": 1, "2": 1, False: 1})
-        listed = self.env["openlines.dialog"].with_user(self.operator).search_read(
-            [("id", "in", ids)], ["rating_stars", "rating_value"], order="id"
+        listed = (
+            self.env["openlines.dialog"]
+            .with_user(self.operator)
+            .search_read([("id", "in", ids)], ["rating_stars", "rating_value"], order="id")
         )
         self.assertEqual([r["rating_stars"] for r in listed], ["5", "2", False], "a manager sees his own ratings")
 

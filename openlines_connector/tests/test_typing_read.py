@@ -39,7 +39,12 @@ class TestTypingAndReadMarks(OpenlinesCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.vk, cls.meta, cls.wa, cls.vb = FakeVK().start(), FakeMeta().start(), FakeWhatsApp().start(), FakeViber().start()
+        cls.vk, cls.meta, cls.wa, cls.vb = (
+            FakeVK().start(),
+            FakeMeta().start(),
+            FakeWhatsApp().start(),
+            FakeViber().start(),
+        )
         for fake in (cls.vk, cls.meta, cls.wa, cls.vb):
             cls.addClassCleanup(fake.stop)
         Channel = cls.env["openlines.channel"]
@@ -254,6 +259,13 @@ class TestTypingAndReadMarks(OpenlinesCase):
         self.assertEqual(self.wa.read_marks[-1], {"messaging_product": "whatsapp", "status": "read",
                                                   "message_id": "wamid.CLIENT2"})  # fmt: skip
         self.assertFalse(self.wa.sent, "a read mark is no message")
+
+    def test_an_answer_alone_makes_no_read_call(self):
+        dialog = self.wa_writes("wamid.CLIENT3")
+        self.operator_reply(dialog, "Добрый день!")
+        self.send()
+        self.assertFalse(self.wa.read_marks, "only opening the conversation marks it read")
+        self.assertEqual([m["text"]["body"] for m in self.wa.sent], ["Добрый день!"])
 
     # -- Viber ---------------------------------------------------------------------------------------
     def test_viber_seen_turns_the_answer_blue(self):
