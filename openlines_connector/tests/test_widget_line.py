@@ -307,8 +307,8 @@ class TestWidgetLine(RoutingCase):
         self.env.flush_all()
         self.env.cr.execute("DELETE FROM openlines_line_operator WHERE line_id = %s", [self.line.id])
         self.env.cr.execute(
-            "UPDATE openlines_dialog SET create_date = now() at time zone 'utc' - interval '3 minutes' WHERE id = %s",
-            [handed.id],
+            "UPDATE openlines_dialog SET create_date = %s WHERE id = %s",
+            [fields.Datetime.now() - timedelta(minutes=3), handed.id],
         )
         self.env.cr.execute(
             "UPDATE openlines_dialog SET state = 'bot', kpi_waiting_since = create_date, kpi_deadline = create_date "
