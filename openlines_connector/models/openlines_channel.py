@@ -8,6 +8,7 @@ from odoo.tools import SQL
 
 from ..connectors.base import REGISTRY, ConnectorError, get_connector
 from ..tools import notify_after_commit, trigger_sql, wake_cron
+from ..tools.conversation import conversation_of
 
 _logger = logging.getLogger(__name__)
 
@@ -324,13 +325,16 @@ class OpenlinesChannel(models.Model):
         self.ensure_one()
         if not items:
             return 0
-        company_id = self.sudo().company_id.id  # sudo: openlines.channel - the row's company is its channel's
+        channel = self.sudo()  # sudo: openlines.channel - the row's company is its channel's
+        company_id, channel_type = channel.company_id.id, channel.channel_type
         rows = SQL(", ").join(
             SQL(
-                "(%s, %s, 'in', %s, 'pending', %s, 0, now() at time zone 'UTC', %s, %s, now() at time zone 'UTC', %s)",
+                "(%s, %s, 'in', %s, 'pending', %s, %s, 0, now() at time zone 'UTC', %s, %s, now() at time zone 'UTC', %s)",
                 self.id,
                 company_id,
                 ext_id,
+                # the conversation (chat) of the row: the processing cron handles conversations in parallel
+                conversation_of(channel_type, payload),
                 json.dumps(self._scrub(payload), ensure_ascii=False),
                 self.env.uid or None,
                 fields.Datetime.now(),
@@ -343,7 +347,7 @@ class OpenlinesChannel(models.Model):
             SQL(
                 """WITH new AS (
                     INSERT INTO openlines_message
-                           (channel_id, company_id, direction, external_id, state, payload, attempts,
+                           (channel_id, company_id, direction, external_id, state, conversation, payload, attempts,
                             create_date, create_uid, next_attempt_dt, write_date, write_uid)
                     VALUES %s
                     ON CONFLICT (channel_id, direction, external_id) DO NOTHING

@@ -18,7 +18,7 @@ _logger = logging.getLogger(__name__)
 BATCH = 50
 #: attempts before a message is given up
 MAX_ATTEMPTS = 12
-#: advisory lock key of the inbound queue ("olin")
+#: advisory lock class of the inbound conversations ("olin"); the second key is the conversation's hash
 INBOUND_LOCK = 0x6F6C696E
 #: an inbound batch starts no new row after this many seconds (the rest is released, untouched)
 BATCH_SECONDS = 10
@@ -38,6 +38,8 @@ class OpenlinesMessage(models.Model):
     ``FOR UPDATE SKIP LOCKED``, so several cron workers (or servers) can drain
     the same table without handling a row twice. Inbound rows are unique per
     (channel, direction, external id): a redelivered webhook inserts nothing.
+    Inbound rows are processed in parallel by conversation
+    (:meth:`_claim_conversations`), in order within one.
     """
 
     _name = "openlines.message"
@@ -72,9 +74,19 @@ class OpenlinesMessage(models.Model):
     last_error = fields.Text()
     payload = fields.Text(help="The raw request, kept until it is processed.")
     buttons = fields.Json(help="Buttons sent with an outgoing message: a list of [label, data].")
+    conversation = fields.Char(
+        readonly=True,
+        help="The chat of an incoming message, read at its arrival: messages of different conversations are "
+        "processed in parallel, those of one conversation one at a time, in order.",
+    )
     _ext_uniq = models.UniqueIndex("(channel_id, direction, external_id)")
     _due_idx = models.Index("(direction, next_attempt_dt) WHERE state IN ('pending', 'retry')")
     _attempts_check = models.Constraint("CHECK(attempts >= 0)", "Attempts cannot be negative.")
+    #: serves the conversation claim: the rows being processed (or left by a killed worker), by conversation
+    _in_flight_idx = models.Index(
+        "(channel_id, conversation, id) WHERE direction = 'in' AND state IN ('pending', 'retry') "
+        "AND attempt_started IS NOT NULL"
+    )
 
     # -- claiming ------------------------------------------------------------
     def _claim(self, direction, limit=BATCH):
@@ -109,6 +121,97 @@ class OpenlinesMessage(models.Model):
         )
         return self.browse([r[0] for r in rows])
 
+    def _claim_conversations(self, limit=BATCH):
+        """Lock and return up to ``limit`` due inbound rows of conversations no other worker has.
+
+        The unit of parallelism is the conversation (channel + chat, stored at
+        ingest): several cron workers, in one server or in several on one
+        database, take different conversations; one conversation's rows are
+        handled by one worker at a time, in id order, so its contact and
+        dialog are created once and its messages stay in order.
+
+        Conversations are chosen fairly across channels (each channel's oldest
+        due rows, turn by turn, as :meth:`_claim_inbound`), skipping those
+        another worker holds; each is taken with a transaction advisory lock
+        (:data:`INBOUND_LOCK` and the hash of the key). Their due rows are
+        claimed ``FOR UPDATE SKIP LOCKED``, never a row behind an earlier row
+        of its conversation that is being processed: :meth:`_start_attempts`
+        marks the claimed rows (``attempt_started``, a lease) and the cron
+        commits that before the work, which releases the advisory lock; from
+        then on the mark keeps the conversation's later rows from the other
+        workers until the batch commits its work (for a killed worker, until
+        the lease ends and the marked rows are handled again, first).
+        """
+        now = fields.Datetime.now()
+        in_flight = SQL(
+            """NOT EXISTS (SELECT 1 FROM openlines_message p
+                            WHERE p.channel_id = q.channel_id AND p.conversation = q.conversation
+                              AND p.direction = 'in' AND p.state IN ('pending', 'retry')
+                              AND p.attempt_started IS NOT NULL AND p.id < q.id)"""
+        )
+        keys = self.env.execute_query(
+            SQL(
+                """WITH held AS MATERIALIZED (
+                        SELECT objid::bigint AS h FROM pg_locks
+                         WHERE locktype = 'advisory' AND classid = %(cls)s::bigint::oid AND objsubid = 2
+                           AND pid <> pg_backend_pid()
+                   ), due AS (
+                        SELECT d.id, d.channel_id, d.conv,
+                               row_number() OVER (PARTITION BY d.channel_id ORDER BY d.id) AS turn,
+                               count(*) OVER (PARTITION BY d.channel_id) AS backlog
+                          FROM openlines_channel c
+                         CROSS JOIN LATERAL (
+                             SELECT q.id, q.channel_id, coalesce(q.conversation, '') AS conv
+                               FROM openlines_message q
+                              WHERE q.channel_id = c.id AND q.direction = 'in'
+                                AND q.state IN ('pending', 'retry') AND q.next_attempt_dt <= %(now)s
+                                AND %(in_flight)s
+                              ORDER BY q.id LIMIT %(limit)s) d
+                   ), conv AS (
+                        SELECT channel_id, conv, min(turn) AS turn, min(backlog) AS backlog, min(id) AS first_id,
+                               count(*) AS n, hashtext(channel_id || ':' || conv) AS h
+                          FROM due GROUP BY channel_id, conv
+                   ), ranked AS MATERIALIZED (
+                        SELECT *, sum(n) OVER (ORDER BY turn, backlog, first_id) - n AS before FROM conv
+                         WHERE (h::bigint & 4294967295) NOT IN (SELECT h FROM held)
+                   )
+                   SELECT channel_id, conv FROM ranked
+                    WHERE before < %(limit)s AND pg_try_advisory_xact_lock(%(cls)s, h)
+                    ORDER BY turn, backlog, first_id""",
+                cls=INBOUND_LOCK,
+                now=now,
+                in_flight=in_flight,
+                limit=limit,
+            )
+        )
+        if not keys:
+            return self.browse()
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT q.id, q.channel_id FROM openlines_message q
+                    WHERE q.direction = 'in' AND q.state IN ('pending', 'retry') AND q.next_attempt_dt <= %(now)s
+                      AND (q.channel_id, coalesce(q.conversation, '')) IN (
+                          SELECT * FROM unnest(%(channels)s::int[], %(convs)s::varchar[]))
+                      AND %(in_flight)s
+                    ORDER BY q.id LIMIT %(limit)s
+                      FOR UPDATE OF q SKIP LOCKED""",
+                now=now,
+                channels=[k[0] for k in keys],
+                convs=[k[1] for k in keys],
+                in_flight=in_flight,
+                limit=limit,
+            )
+        )
+        # handled turn by turn across channels, the channel with the fewest rows first (as _claim_inbound)
+        turns, backlog = {}, {}
+        for _id, channel_id in rows:
+            backlog[channel_id] = backlog.get(channel_id, 0) + 1
+        order = []
+        for row_id, channel_id in rows:
+            turns[channel_id] = turns.get(channel_id, 0) + 1
+            order.append((turns[channel_id], backlog[channel_id], row_id))
+        return self.browse([row_id for _turn, _backlog, row_id in sorted(order)])
+
     def _schedule_next(self, cron_xmlid, direction):
         """Wake the cron at the earliest next attempt still waiting."""
         rows = self.env.execute_query(
@@ -129,9 +232,9 @@ class OpenlinesMessage(models.Model):
         commit releases the locks of a whole batch, which another worker could
         then claim and send again.
 
-        Inbound: one worker at a time (an advisory lock): a row's chat is known
-        only once parsed, and two workers on one chat would race on its contact
-        and dialog and reorder its messages. A batch is handled in one
+        Inbound: in parallel by conversation (:meth:`_claim_conversations`):
+        several workers take different conversations, one conversation's rows
+        are handled by one worker at a time, in order. A batch is handled in one
         savepoint, its reads prefetched and its writes flushed together; if a
         row fails, the batch is rolled back and handled again row by row, each
         row committed alone, so that the bad row records its error without
@@ -144,11 +247,12 @@ class OpenlinesMessage(models.Model):
         Cron = self.env["ir.cron"]
         inbound = direction == "in"
         while True:
-            if inbound and not self._try_lock_inbound():
-                return  # another worker drains the inbound queue, and schedules the next run
             try:
                 with self.env.cr.savepoint(flush=False):
-                    batch = self._claim(direction, limit=1 if commit_each else BATCH)
+                    if inbound:
+                        batch = self._claim_conversations(BATCH)
+                    else:
+                        batch = self._claim(direction, limit=1 if commit_each else BATCH)
             except psycopg2.errors.SerializationFailure:
                 break  # another worker has just handled a due row (repeatable read): it drains on
             if not batch:
@@ -156,8 +260,10 @@ class OpenlinesMessage(models.Model):
             failed = None
             if inbound:
                 batch = batch._start_attempts()
-                Cron._commit_progress(0)  # the attempts are on record before any download or post
-                if not batch or not self._lock_inbound_again(batch):
+                # the attempts are on record before any download or post; the mark (attempt_started) keeps
+                # the conversations' later rows from the other workers until this batch commits its work
+                Cron._commit_progress(0)
+                if not batch:
                     continue
                 batch = batch._relock_all()
                 failed, left = self._handle_whole_batch(batch, handler)
@@ -169,9 +275,7 @@ class OpenlinesMessage(models.Model):
             ends = time.monotonic() + BATCH_SECONDS
             self.env.cr.cache[BATCH_BYTES_KEY] = 0
             for index, row in enumerate(batch):
-                if index:  # inbound after a failure: the last commit released the locks, take them again
-                    if inbound and not self._lock_inbound_again(row):
-                        return
+                if index:  # inbound after a failure: the last commit released the row locks, take them again
                     if not row._relock():
                         continue
                 if inbound and self._batch_spent(ends):
@@ -231,10 +335,6 @@ class OpenlinesMessage(models.Model):
         )
         self.invalidate_recordset()
         return bool(rows)
-
-    def _try_lock_inbound(self):
-        """Take the inbound queue for this transaction; False when another worker has it."""
-        return self.env.execute_query(SQL("SELECT pg_try_advisory_xact_lock(%s)", INBOUND_LOCK))[0][0]
 
     def _retry_later(self, error, delay=None):
         """Schedule the next attempt, or give up after :data:`MAX_ATTEMPTS`.

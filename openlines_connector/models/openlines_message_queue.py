@@ -11,17 +11,16 @@
 * **Limits per message**: :data:`MESSAGE_LIMITS` bounds the files, bytes and
   seconds one message may cost; what is left out becomes a note.
 
-Locking: the inbound cron holds the ``INBOUND_LOCK`` advisory lock (one
-processing worker at a time) and ``FOR UPDATE`` on its batch's rows; between
-the commit of the attempts and the work it takes both again
-(:meth:`_lock_inbound_again`, :meth:`_relock_all`); the lease keeps the rows
-from the other workers meanwhile.
+Locking: the inbound cron claims whole conversations
+(``openlines.message._claim_conversations``) and ``FOR UPDATE`` on its batch's
+rows; between the commit of the attempts and the work it takes the rows again
+(:meth:`_relock_all`); the lease keeps the rows, and the conversations' later
+rows, from the other workers meanwhile.
 """
 
 import dataclasses
 import json
 import logging
-import time
 from datetime import timedelta
 
 from odoo import fields, models
@@ -198,21 +197,6 @@ class OpenlinesMessage(models.Model):
         self.invalidate_recordset()
         locked = {r[0] for r in rows}
         return self.filtered(lambda r: r.id in locked)  # in the claim's order
-
-    def _lock_inbound_again(self, rows, wait=30):
-        """Take the inbound queue again after the commit of ``rows``' attempts.
-
-        Waits (up to ``wait`` seconds) for another worker's batch rather than
-        leaving ``rows`` leased for :data:`LEASE_SECONDS`; then gives them back.
-        """
-        ends = time.monotonic() + wait
-        while not self._try_lock_inbound():
-            if time.monotonic() > ends:
-                rows._release()
-                self.env["ir.cron"]._commit_progress(0)
-                return False
-            time.sleep(0.05)
-        return True
 
     # -- limits per message --------------------------------------------------------
     def _download_files(self, connector, files):

@@ -14,14 +14,18 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
-from odoo import fields
+from odoo import fields, sql_db
 from odoo.tests import tagged
 from odoo.tools import html2plaintext, mute_logger
 
+from ..connectors.base import REGISTRY, get_connector
 from ..connectors.telegram import RETRY_SECONDS, TelegramConnector
 from ..controllers.webhook import MAX_BODY
-from ..models.openlines_message import MAX_ATTEMPTS, _backoff
+from ..models.openlines_message import INBOUND_LOCK, MAX_ATTEMPTS, _backoff
+from ..models.openlines_message_queue import LEASE_SECONDS
+from ..tools.conversation import conversation_of
 from .common import WEBHOOK, OpenlinesCase
+from .fake_loopback import fixtures_dir
 
 QUIET = (
     "odoo.addons.openlines_connector.connectors.telegram",
@@ -75,6 +79,70 @@ class TestFaults(OpenlinesCase):
         for chat in (7100, 7101, 7102):
             expected = [f"m{u - 31000}" for u in first_seen if (u - 31000) % 3 == chat - 7100]
             self.assertEqual(self.texts_of(self.dialog_of(str(chat))), expected, "once each, in arrival order")
+
+    # -- in parallel, by conversation ---------------------------------------------------------
+    def test_a_conversation_held_by_another_worker_is_left_to_it(self):
+        """Another worker (its own connection) holds one conversation: this worker handles the others, and
+        leaves that one's rows untouched (not even an attempt counted); once released, they come in order."""
+        for i in range(6):
+            self.post_update(self.text_update(32000 + i, chat_id=7200 + i % 2, text=f"c{i}"))
+        rows = self.rows()
+        self.assertEqual(rows.mapped("conversation"), ["7200", "7201"] * 3, "the chat is stored at ingest")
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (INBOUND_LOCK, f"{self.channel.id}:7200"))
+            self.process()
+            self.env.invalidate_all()
+            self.assertEqual(
+                [(r.conversation, r.state, r.attempts) for r in rows],
+                [("7200", "pending", 0), ("7201", "done", 1)] * 3,
+            )
+            other.rollback()
+        self.process()
+        self.assertEqual(set(rows.mapped("state")), {"done"})
+        self.assertEqual(self.texts_of(self.dialog_of("7200")), ["c0", "c2", "c4"])
+        self.assertEqual(self.texts_of(self.dialog_of("7201")), ["c1", "c3", "c5"])
+
+    def test_a_row_left_by_a_killed_worker_keeps_its_conversation_behind_it(self):
+        """A worker claimed a row and died (its attempt committed, the lease running): the other workers do
+        not take that conversation's later rows before it, but do take other conversations; when the
+        lease ends, the left row and then the later ones are handled, in order."""
+        self.post_update(self.text_update(33000, chat_id=7300, text="k0"))
+        first = self.rows()
+        first._start_attempts()  # claimed and committed by a worker that is then killed
+        self.post_update(self.text_update(33001, chat_id=7300, text="k1"))
+        self.post_update(self.text_update(33002, chat_id=7301, text="other"))
+        later, other = self.rows()[1:]
+        self.process()
+        self.assertEqual((first.state, later.state, later.attempts, other.state), ("pending", "pending", 0, "done"))
+        self.assertFalse(self.dialog_of("7300"), "nothing of the held conversation yet")
+        with freeze_time(fields.Datetime.now() + timedelta(seconds=LEASE_SECONDS + 1)):
+            self.process()
+        self.assertEqual((first.state, later.state), ("done", "done"))
+        self.assertEqual(self.texts_of(self.dialog_of("7300")), ["k0", "k1"])
+
+    def test_the_conversation_read_at_ingest_is_the_chat_the_connector_parses(self):
+        """For every fixture of every messenger: the key stored at ingest (read from the raw payload without
+        calling the messenger) is the chat id the connector's parse gives, so one chat is one conversation."""
+        checked = {}
+        for kind, cls in REGISTRY.items():
+            connector = get_connector(kind, {"token": "1:t", "webhook_secret": "s", "api_base_url": _closed_port_url()})
+            connector.timeout = 1
+            for path in sorted((fixtures_dir() / kind).glob("*.json")):
+                payload = json.loads(path.read_text())
+                try:
+                    items = connector.split(payload)
+                except Exception:  # noqa: BLE001 - a fixture of an outbound body: not a webhook
+                    continue
+                for _ext_id, item in items:
+                    try:
+                        events = connector.parse(item)
+                    except Exception:  # noqa: BLE001 - parse needs more settings than a bare connector has
+                        continue
+                    chats = [str(e.chat_id) for e in events if e.chat_id]
+                    if chats:
+                        self.assertEqual(conversation_of(kind, item), chats[0], f"{kind}/{path.name}")
+                        checked[kind] = checked.get(kind, 0) + 1
+        self.assertGreaterEqual(set(checked), {"telegram", "viber", "whatsapp", "messenger", "instagram", "ok", "avito"})
 
     @mute_logger(*QUIET)
     def test_failure_half_way_leaves_nothing_and_is_processed_next_run(self):
