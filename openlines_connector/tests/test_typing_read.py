@@ -19,6 +19,8 @@ from odoo.tools import SQL, mute_logger
 
 from ..connectors.meta import sign
 from .common import WEBHOOK, OpenlinesCase
+from .fake_apple import FakeApple
+from .fake_apple import load_fixture as apple_fixture
 from .fake_meta import FakeMeta
 from .fake_meta import load_fixture as meta_fixture
 from .fake_viber import FakeViber
@@ -45,8 +47,14 @@ class TestTypingAndReadMarks(OpenlinesCase):
             FakeWhatsApp().start(),
             FakeViber().start(),
         )
-        for fake in (cls.vk, cls.meta, cls.wa, cls.vb):
+        cls.apple = FakeApple().start()
+        for fake in (cls.vk, cls.meta, cls.wa, cls.vb, cls.apple):
             cls.addClassCleanup(fake.stop)
+        cls.ch_apple = cls.env["openlines.channel"].create(
+            {"name": "Apple", "line_id": cls.line.id, "channel_type": "apple",
+             "apple_business_id": cls.apple.business_id, "apple_msp_id": cls.apple.msp_id,
+             "apple_msp_secret": cls.apple.secret, "api_base_url": cls.apple.api_url}
+        )  # fmt: skip
         Channel = cls.env["openlines.channel"]
         meta = {"line_id": cls.line.id, "webhook_secret": APP_SECRET, "verify_token": "verify-me"}
         cls.ch_vk = Channel.create(
@@ -266,6 +274,22 @@ class TestTypingAndReadMarks(OpenlinesCase):
         self.send()
         self.assertFalse(self.wa.read_marks, "only opening the conversation marks it read")
         self.assertEqual([m["text"]["body"] for m in self.wa.sent], ["Добрый день!"])
+
+    # -- Apple ---------------------------------------------------------------------------------------
+    def test_apple_customer_sees_the_business_typing(self):
+        customer = "urn:mbid:AQAAYyUbut6E4B3T9FLv5EbG/TYPING"
+        payload = apple_fixture("courier_text_hello_business")
+        payload.update(destinationId=self.apple.business_id, sourceId=customer, id="UUID-TYPING-1")
+        body, headers = self.apple.inbound(payload)
+        response = self.url_open(WEBHOOK % self.ch_apple.webhook_key + "/message", data=body, headers=headers)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.process()
+        dialog = self.dialog_on(self.ch_apple, customer)
+        self.apple.messages.clear()
+        self.typing(dialog)
+        self.opens(dialog)  # Apple has no read mark to send
+        self.send()
+        self.assertEqual([(m["type"], m["destinationId"]) for m in self.apple.messages], [("typing_start", customer)])
 
     # -- Viber ---------------------------------------------------------------------------------------
     def test_viber_seen_turns_the_answer_blue(self):
