@@ -90,6 +90,7 @@ class OpenlinesSignal(models.Model):
     def _send_due(self):
         """Send the due signals (called by the sending cron before the messages); at most :data:`SIGNAL_SECONDS`."""
         ends = time.monotonic() + SIGNAL_SECONDS
+        down = set()  # channels that did not answer in this run: their other marks are skipped, not waited for
         while time.monotonic() < ends:
             claimed = self._claim_due()
             if not claimed:
@@ -100,7 +101,7 @@ class OpenlinesSignal(models.Model):
                     break  # a courtesy skipped rather than the messages held up
                 try:
                     dialog = self.env["openlines.dialog"].browse(dialog_id)
-                    self._send_one(dialog, typing and typing_at, read_done, read_upto)
+                    self._send_one(dialog, typing and typing_at, read_done, read_upto, down)
                 except Exception:  # noqa: BLE001 - a bad signal never stops the messages
                     _logger.exception("Open Lines: the typing/read mark of dialog %s failed", dialog_id)
                 self.env["ir.cron"]._commit_progress(0)
@@ -122,8 +123,13 @@ class OpenlinesSignal(models.Model):
             )
         )
 
-    def _send_one(self, dialog, typing_at, read_done, read_upto):
-        """Call the messenger for one dialog: typing (unless stale) and the read mark."""
+    def _send_one(self, dialog, typing_at, read_done, read_upto, down=None):
+        """Call the messenger for one dialog: typing (unless stale) and the read mark.
+
+        ``down``: ids of channels that did not answer in this run (unreachable or slow); a mark of
+        theirs is skipped, and this channel joins them when it does not answer.
+        """
+        down = set() if down is None else down
         dialog = dialog.sudo()  # sudo: openlines.dialog - the cron sends the operator's marks of any dialog
         contact = dialog.contact_id
         if (
@@ -132,6 +138,7 @@ class OpenlinesSignal(models.Model):
             or not contact
             or contact.is_blocked
             or dialog.state == "closed"
+            or dialog.channel_id.id in down
         ):
             return
         connector = dialog.channel_id._get_connector()
@@ -153,6 +160,8 @@ class OpenlinesSignal(models.Model):
                 exc.message,
             )
             self.search([("dialog_id", "=", dialog.id)]).last_error = exc.message[:500]
+            if not exc.is_permanent:  # unreachable, timed out, rate-limited: spare the rest of the run
+                down.add(dialog.channel_id.id)
 
     def _last_client_row(self, dialog, after, upto):
         """The client's last message received in ``dialog`` (its Discuss message in ``(after, upto]`` when given)."""

@@ -195,6 +195,15 @@ class TestTypingAndReadMarks(OpenlinesCase):
         self.assertEqual(out.mapped("state"), ["done"])
         self.assertIn("Telegram", self.signal(dialog).last_error)
 
+    def test_a_messenger_that_does_not_answer_is_not_waited_for_twice_in_a_run(self):
+        first, second = self.client_writes(5550007), self.client_writes(5550008)
+        self.typing(first)
+        self.typing(second)
+        self.fake.queue_error("sendChatAction", 500, "Internal Server Error", times=2)  # unreachable: retryable
+        with mute_logger("odoo.addons.openlines_connector.models.openlines_signal"):
+            self.send()
+        self.assertEqual(len(self.fake.calls_of("sendChatAction")), 1, "the second dialog's mark is skipped")
+
     def test_the_client_and_a_closed_dialog_send_nothing(self):
         dialog = self.client_writes(5550006)
         client_member = dialog.discuss_channel_id.channel_member_ids.filtered(
