@@ -1,10 +1,20 @@
+import logging
 from datetime import timedelta
 
+import psycopg2.errors
 from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
+from odoo.tools import SQL
+
+from ..tools import wake_cron
+
+_logger = logging.getLogger(__name__)
+
+#: dialogs whose lead the lead step files per commit
+LEAD_BATCH = 50
 
 
 class OpenlinesDialog(models.Model):
@@ -22,13 +32,69 @@ class OpenlinesDialog(models.Model):
         help="The line's rule wants a lead, but its channel was flooded or over its rate of new leads when the "
         "dialog started: the client's next message creates it.",
     )
+    lead_queued = fields.Boolean(
+        "Lead queued",
+        readonly=True,
+        copy=False,
+        help="A new messenger dialog whose lead the line's rule has still to file: done by its own step right "
+        "after the client's first message is in Discuss, not in the client's path.",
+    )
+    _lead_queued_idx = models.Index("(id) WHERE lead_queued")
 
     # -- creation ------------------------------------------------------------
     @api.model
     def _create_for_contact(self, contact):
+        """A messenger client's new dialog: its lead is filed by the lead step (:meth:`_file_queued_leads`).
+
+        Filing a lead (CRM's computes, stages, followers, chatter) costs more than
+        the rest of the dialog; the client's first message reaches the operator
+        without waiting for it: the processing cron files the queued leads once
+        its queue is empty, and a cron of its own (woken here) lets another
+        worker file them meanwhile.
+        """
         dialog = super()._create_for_contact(contact)
-        dialog._apply_lead_rule()
+        if dialog.line_id.lead_rule != "never" and not dialog.lead_id:
+            dialog.lead_queued = True
+            wake_cron(self.env, "openlines_connector.ir_cron_openlines_leads")
         return dialog
+
+    @api.model
+    def _file_queued_leads(self):
+        """File the leads of the queued new dialogs, :data:`LEAD_BATCH` per commit.
+
+        Several workers can run it at once: each takes dialogs nobody else holds
+        (``FOR UPDATE SKIP LOCKED``); a lead that fails is logged and not retried
+        (the dialog's *Create lead* button is there), never blocking the others.
+        """
+        Cron = self.env["ir.cron"]
+        while True:
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    rows = self.env.execute_query(
+                        SQL(
+                            """SELECT id FROM openlines_dialog WHERE lead_queued
+                                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                            LEAD_BATCH,
+                        )
+                    )
+            except psycopg2.errors.SerializationFailure:
+                return  # another worker has just filed some: it goes on
+            if not rows:
+                return
+            dialogs = self.browse([r[0] for r in rows])
+            for dialog in dialogs:
+                try:
+                    with self.env.cr.savepoint():
+                        dialog._apply_lead_rule()
+                except Exception:  # noqa: BLE001 - one dialog's lead never blocks the others'
+                    _logger.exception("Open Lines: the lead of dialog %s could not be filed", dialog.id)
+                dialog.lead_queued = False
+            if not Cron._commit_progress(len(dialogs)):
+                return
+
+    @api.model
+    def _cron_file_leads(self):
+        self._file_queued_leads()
 
     @api.model
     def _create_for_site_sessions(self, discuss_channels):

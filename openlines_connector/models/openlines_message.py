@@ -363,6 +363,8 @@ class OpenlinesMessage(models.Model):
     def _cron_process_inbound(self):
         self.env["openlines.channel"]._flood_check()
         self._run_queue("in", "openlines_connector.ir_cron_openlines_process", self.__class__._process_inbound)
+        # the new dialogs' leads, out of the clients' path: once the messages are in Discuss
+        self.env["openlines.dialog"]._file_queued_leads()
 
     def _process_inbound(self):
         """Turn one stored request into contacts, dialogs and Discuss messages."""

@@ -120,6 +120,25 @@ class TestFaults(OpenlinesCase):
         self.assertEqual((first.state, later.state), ("done", "done"))
         self.assertEqual(self.texts_of(self.dialog_of("7300")), ["k0", "k1"])
 
+    def test_a_first_message_reaches_discuss_before_its_lead_which_its_own_step_files(self):
+        """The CRM lead of a new dialog is out of the client's path: the message is in Discuss, the lead
+        queued; the lead cron (or the processing cron once its queue is empty) files it, once."""
+        self.post_update(self.text_update(34000, chat_id=7400, text="first"))
+        row = self.rows()
+        row._process_inbound()
+        dialog = self.dialog_of("7400")
+        self.assertEqual(self.texts_of(dialog), ["first"], "the operator sees the client's message")
+        self.assertEqual((dialog.lead_id, dialog.lead_queued), (self.env["crm.lead"], True), "its lead waits")
+        self.run_cron("openlines_connector.ir_cron_openlines_leads")
+        self.assertTrue(dialog.lead_id)
+        self.assertFalse(dialog.lead_queued)
+        self.receive(self.text_update(34001, chat_id=7401, text="second client"))  # the processing cron files it
+        self.assertEqual(self.rows().mapped("state"), ["done", "done"])
+        self.assertFalse(self.dialog_of("7401").lead_queued)
+        self.assertTrue(self.dialog_of("7401").lead_id)
+        self.run_cron("openlines_connector.ir_cron_openlines_leads")
+        self.assertEqual(len(self.env["crm.lead"].search([("id", "in", (dialog | self.dialog_of("7401")).lead_id.ids)])), 2)
+
     def test_the_conversation_read_at_ingest_is_the_chat_the_connector_parses(self):
         """For every fixture of every messenger: the key stored at ingest (read from the raw payload without
         calling the messenger) is the chat id the connector's parse gives, so one chat is one conversation."""
