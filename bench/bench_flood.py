@@ -307,7 +307,11 @@ class Flood:
                     result = getattr(self, f"attack_{name}")(*((tarpit,) if name != "flood" else ()))
                     self.figures[name] = result
                     print(json.dumps(result, ensure_ascii=False, default=str), flush=True)
-                self.figures["server up at the end"] = requests.get(f"{self.url}/web/login", timeout=10).status_code == 200
+                try:
+                    up = requests.get(f"{self.url}/web/login", timeout=10).status_code == 200
+                except requests.RequestException:
+                    up = False  # restarting, or gone
+                self.figures["server up at the end"] = up
             finally:
                 self.server.terminate()
                 try:
