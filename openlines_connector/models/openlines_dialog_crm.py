@@ -63,17 +63,32 @@ class OpenlinesDialog(models.Model):
         """File the leads of the queued new dialogs, :data:`LEAD_BATCH` per commit.
 
         Several workers can run it at once: each takes dialogs nobody else holds
-        (``FOR UPDATE SKIP LOCKED``); a lead that fails is logged and not retried
-        (the dialog's *Create lead* button is there), never blocking the others.
+        (``FOR UPDATE SKIP LOCKED``), and never the dialog of a conversation the
+        processing cron is handling (its rows being processed, or its advisory
+        lock taken): the two would write the same dialog row. A lead that meets
+        another transaction (two workers creating the same UTM source) is tried
+        again in a new transaction; one that fails otherwise is logged and not
+        retried (the dialog's *Create lead* button is there), never blocking the others.
         """
+        from .openlines_message import INBOUND_LOCK  # noqa: PLC0415 - the processing cron's lock class
+
         Cron = self.env["ir.cron"]
         while True:
             try:
                 with self.env.cr.savepoint(flush=False):
                     rows = self.env.execute_query(
                         SQL(
-                            """SELECT id FROM openlines_dialog WHERE lead_queued
-                                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                            """SELECT d.id FROM openlines_dialog d
+                                 JOIN openlines_contact c ON c.id = d.contact_id
+                                WHERE d.lead_queued
+                                  AND NOT EXISTS (
+                                      SELECT 1 FROM openlines_message m
+                                       WHERE m.channel_id = c.channel_id AND m.conversation = c.external_id
+                                         AND m.direction = 'in' AND m.state IN ('pending', 'retry')
+                                         AND m.attempt_started IS NOT NULL)
+                                  AND pg_try_advisory_xact_lock(%s, hashtext(c.channel_id || ':' || c.external_id))
+                                ORDER BY d.id LIMIT %s FOR UPDATE OF d SKIP LOCKED""",
+                            INBOUND_LOCK,
                             LEAD_BATCH,
                         )
                     )
@@ -81,15 +96,23 @@ class OpenlinesDialog(models.Model):
                 return  # another worker has just filed some: it goes on
             if not rows:
                 return
-            dialogs = self.browse([r[0] for r in rows])
+            dialogs, done = self.browse([r[0] for r in rows]), 0
             for dialog in dialogs:
                 try:
                     with self.env.cr.savepoint():
                         dialog._apply_lead_rule()
+                except (psycopg2.errors.SerializationFailure, psycopg2.errors.UniqueViolation):
+                    _logger.info("Open Lines: the lead of dialog %s met another transaction: again", dialog.id)
+                    break  # this one and the rest stay queued: a new transaction sees what the other wrote
                 except Exception:  # noqa: BLE001 - one dialog's lead never blocks the others'
                     _logger.exception("Open Lines: the lead of dialog %s could not be filed", dialog.id)
                 dialog.lead_queued = False
-            if not Cron._commit_progress(len(dialogs)):
+                done += 1
+            if not done:  # met another transaction at once: run again shortly, on a fresh snapshot
+                wake_cron(self.env, "openlines_connector.ir_cron_openlines_leads")
+                Cron._commit_progress(0)
+                return
+            if not Cron._commit_progress(done):
                 return
 
     @api.model

@@ -18,6 +18,13 @@ _logger = logging.getLogger(__name__)
 BATCH = 50
 #: attempts before a message is given up
 MAX_ATTEMPTS = 12
+#: the processing cron's helpers: Odoo runs one cron job in one worker at a time, so that other cron
+#: workers (of this server or others) join in on other conversations, a batch that finds a backlog wakes these
+INBOUND_HELPERS = ("openlines_connector.ir_cron_openlines_process_2", "openlines_connector.ir_cron_openlines_process_3")
+#: a claimed batch this large wakes the helpers (a backlog: one worker would fall behind)
+HELPERS_FROM = 11
+#: the error of a batch that met a concurrent update (REPEATABLE READ): given back whole, taken again
+CONFLICT = "concurrent update"
 #: advisory lock class of the inbound conversations ("olin"); the second key is the conversation's hash
 INBOUND_LOCK = 0x6F6C696E
 #: an inbound batch starts no new row after this many seconds (the rest is released, untouched)
@@ -245,7 +252,7 @@ class OpenlinesMessage(models.Model):
         (the rest is given back).
         """
         Cron = self.env["ir.cron"]
-        inbound = direction == "in"
+        inbound, helped, conflicts = direction == "in", False, 0
         while True:
             try:
                 with self.env.cr.savepoint(flush=False):
@@ -259,6 +266,8 @@ class OpenlinesMessage(models.Model):
                 break
             failed = None
             if inbound:
+                if not helped and len(batch) >= HELPERS_FROM:
+                    helped = self._wake_helpers()
                 batch = batch._start_attempts()
                 # the attempts are on record before any download or post; the mark (attempt_started) keeps
                 # the conversations' later rows from the other workers until this batch commits its work
@@ -267,6 +276,9 @@ class OpenlinesMessage(models.Model):
                     continue
                 batch = batch._relock_all()
                 failed, left = self._handle_whole_batch(batch, handler)
+                if failed and failed[1] == CONFLICT and conflicts < 3:
+                    conflicts += 1  # another transaction wrote a row this batch writes: all again, in order
+                    failed, left = None, batch
                 if not failed:
                     left._release()
                     if not Cron._commit_progress(len(batch - left)):
@@ -296,6 +308,12 @@ class OpenlinesMessage(models.Model):
                 break
         self._schedule_next(cron_xmlid, direction)
 
+    def _wake_helpers(self):
+        """Wake the processing cron's helper jobs (:data:`INBOUND_HELPERS`): other cron workers join in."""
+        for xmlid in INBOUND_HELPERS:
+            wake_cron(self.env, xmlid)
+        return True
+
     def _handle_whole_batch(self, batch, handler):
         """Handle ``batch`` in one savepoint, starting no row after :data:`BATCH_SECONDS`.
 
@@ -312,6 +330,9 @@ class OpenlinesMessage(models.Model):
                         left = batch[index:]
                         break
                     handler(row)
+        except psycopg2.errors.SerializationFailure:
+            _logger.info("Open Lines: a batch met a concurrent update; it is given back and taken again")
+            return (row, CONFLICT), self.browse()
         except Exception as e:  # noqa: BLE001 - the batch is redone row by row, the error is recorded
             _logger.exception("Open Lines: message %s failed; the other messages of its batch are redone", row.id)
             return (row, str(e) or e.__class__.__name__), self.browse()

@@ -120,6 +120,22 @@ class TestFaults(OpenlinesCase):
         self.assertEqual((first.state, later.state), ("done", "done"))
         self.assertEqual(self.texts_of(self.dialog_of("7300")), ["k0", "k1"])
 
+    def test_a_backlog_wakes_the_processing_helpers(self):
+        """Odoo runs one cron job in one worker at a time: a batch that finds a backlog wakes the helper jobs,
+        so that other cron workers (of this server or another) process other conversations at once."""
+        helpers = self.env.ref("openlines_connector.ir_cron_openlines_process_2") | self.env.ref(
+            "openlines_connector.ir_cron_openlines_process_3"
+        )
+        Trigger = self.env["ir.cron.trigger"]
+        self.post_update(self.text_update(35000, chat_id=7500))
+        self.process()
+        self.assertFalse(Trigger.search([("cron_id", "in", helpers.ids)]), "one message: no helper")
+        for i in range(12):
+            self.post_update(self.text_update(35001 + i, chat_id=7501 + i))
+        self.process()
+        self.assertEqual(Trigger.search([("cron_id", "in", helpers.ids)]).cron_id, helpers)
+        self.assertEqual(set(self.rows().mapped("state")), {"done"})
+
     def test_a_first_message_reaches_discuss_before_its_lead_which_its_own_step_files(self):
         """The CRM lead of a new dialog is out of the client's path: the message is in Discuss, the lead
         queued; the lead cron (or the processing cron once its queue is empty) files it, once."""
