@@ -126,8 +126,11 @@ class ParallelBench(Bench):
         visible = None
         while visible is None:
             counts = self.state_counts(since)
-            if counts.get("done", 0) + counts.get("ignored", 0) + counts.get("failed", 0) >= total:
+            finished = counts.get("done", 0) + counts.get("ignored", 0) + counts.get("failed", 0)
+            if finished >= total or all(p.poll() is not None for p in procs):
                 visible = time.perf_counter() - t0
+                if finished < total:
+                    print(f"WARNING: workers stopped with rows left: {counts}", flush=True)
             time.sleep(0.02)
         leads = None
         while leads is None:
