@@ -299,13 +299,15 @@ def main(argv=None):
     current = args.output
     try:
         login(browser, base_url, args.login, args.password, args.db)
-        print(capture_discuss(browser, base_url, args.dialog, args.output))
+        # the lists first: conversations opened in Discuss stay open as chat windows on other pages
         if args.dialogs_list:
             current = args.dialogs_list
             print(capture_dialogs_list(browser, base_url, args.dialogs_list))
         if args.analysis:
             current = args.analysis
             print(capture_analysis(browser, base_url, args.analysis))
+        current = args.output
+        print(capture_discuss(browser, base_url, args.dialog, args.output))
     except (ScreenshotError, OSError, websocket.WebSocketException) as exc:
         try:
             error_png = browser.screenshot(f"{current}.error.png")

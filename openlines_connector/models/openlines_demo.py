@@ -92,7 +92,10 @@ class OpenlinesDialog(models.Model):
             dialog = self._create_for_contact(contact)
             if operator and dialog.operator_id != operator:
                 dialog.action_take_as(operator)
-            start = now - timedelta(days=days_ago, hours=2 + len(chat_id) % 5)
+            # within the current month, where the analysis opens (its default filter)
+            month_start = now.replace(day=1, hour=0, minute=0)
+            start = max(now - timedelta(days=days_ago, hours=2 + len(chat_id) % 5), month_start)
+            start = min(start, now - timedelta(minutes=60))
             session = dialog.discuss_channel_id.with_context(openlines_inbound=True)
             timeline = []
             for minute, who, text in messages:
