@@ -165,7 +165,7 @@ class OpenlinesLine(models.Model):
     close_confirmation = fields.Boolean(
         "Confirm before closing",
         default=True,
-        help="Operators confirm before they close a dialog from its form.",
+        help="Operators confirm before they close a dialog, from its form or in Discuss.",
     )
     send_transcript = fields.Boolean(
         "E-mail the transcript",
