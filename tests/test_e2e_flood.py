@@ -86,11 +86,16 @@ def cron_id(conn):
 
 @contextlib.contextmanager
 def cron_held(db):
-    """Hold the processing cron's job row: the server's cron worker cannot run it meanwhile."""
+    """Hold the processing cron's job rows (and its helpers'): the server's cron workers cannot run them meanwhile."""
     guard = pg_connect(db)
     guard.autocommit = False
     try:
-        guard.cursor().execute("SELECT id FROM ir_cron WHERE id = %s FOR NO KEY UPDATE", [cron_id(guard)])
+        guard.cursor().execute(
+            """SELECT c.id FROM ir_cron c JOIN ir_model_data d ON d.res_id = c.id AND d.model = 'ir.cron'
+                WHERE d.module = 'openlines_connector'
+                  AND d.name IN ('ir_cron_openlines_process', 'ir_cron_openlines_process_2', 'ir_cron_openlines_process_3')
+                  FOR NO KEY UPDATE OF c"""
+        )
         yield
     finally:
         guard.rollback()
