@@ -13,7 +13,8 @@ class OpenlinesWebclient(WebclientController):
     @classmethod
     def _process_request_for_internal_user(cls, store: Store, name, params):
         super()._process_request_for_internal_user(store, name, params)
-        if name == "/openlines/queue":
+        if name == "/openlines/queue" and request.env.user.has_group("openlines_connector.group_openlines_manager"):
+            # (an employee without an Open Lines role has no queue: Live Chat users among them)
             # the user's rights decide: the queue preview rule lets an operator read the queued
             # sessions of his lines (security/openlines_discuss_security.xml)
             queued = request.env["discuss.channel"].search(

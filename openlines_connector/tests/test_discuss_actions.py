@@ -193,6 +193,16 @@ class TestQueueInDiscuss(DiscussActionsCase):
         dialog.with_user(self.operator).action_take()
         self.assertFalse(session.with_user(self.colleague).has_access("read"), "taken: no longer in his queue")
 
+    def test_users_without_an_open_lines_role_load_discuss_without_error(self):
+        """A Live Chat agent or a plain employee has no queue: Discuss loads for them (it raised AccessError)."""
+        self.queued_dialog(1602004)
+        for login, groups in (("ol_da_agent", "base.group_user,im_livechat.im_livechat_group_user"),
+                              ("ol_da_employee", "base.group_user")):
+            new_test_user(self.env, login=login, groups=groups)
+            self.authenticate(login, login)
+            data = self.make_jsonrpc_request("/mail/data", {"fetch_params": ["/openlines/queue"]})
+            self.assertFalse([t for t in data.get("discuss.channel", []) if t.get("openlines_info")], login)
+
 
 @tagged("post_install", "-at_install")
 class TestWhatTheOperatorSees(DiscussActionsCase):
