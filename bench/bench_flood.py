@@ -155,7 +155,8 @@ class Flood:
         return {
             "server reloads": text.count("Initiating server reload"),
             "workers killed": sum(text.count(k) for k in ("timeout after", "CPU time limit", "memory limit"))
-            if self.args.workers else 0,
+            if self.args.workers
+            else 0,
         }
 
     # -- records ------------------------------------------------------------------------
@@ -168,7 +169,10 @@ class Flood:
         self.ok = self.rpc("openlines.channel", "create", {
             "name": f"OK {stamp}", "line_id": line, "channel_type": "ok", "token": "tkn1FLOOD",
             "api_base_url": "http://127.0.0.1:9"})  # fmt: skip
-        keys = {c["id"]: c["webhook_key"] for c in self.rpc("openlines.channel", "read", [self.tg, self.ok], ["webhook_key"])}
+        keys = {
+            c["id"]: c["webhook_key"]
+            for c in self.rpc("openlines.channel", "read", [self.tg, self.ok], ["webhook_key"])
+        }
         self.tg_url = f"{self.url}/openlines/webhook/{keys[self.tg]}"
         self.ok_url = f"{self.url}/openlines/webhook/{keys[self.ok]}"
 
@@ -178,7 +182,11 @@ class Flood:
             "webhookType": "MESSAGE_CREATED",
             "sender": {"user_id": f"user:{user}", "name": f"Bot {user}"},
             "recipient": {"chat_id": f"chat:{user}"},
-            "message": {"text": text, "mid": mid, "attachments": [{"type": "IMAGE", "payload": {"url": u}} for u in urls]},
+            "message": {
+                "text": text,
+                "mid": mid,
+                "attachments": [{"type": "IMAGE", "payload": {"url": u}} for u in urls],
+            },
         }
         response = session.post(self.ok_url, json=payload, timeout=30)
         return mid, response.status_code
@@ -225,7 +233,9 @@ class Flood:
         time.sleep(3)
         waited = self.trickle(10**8 + 1, window)
         deadline = time.monotonic() + (0 if waited is None else max(window - waited, 0))
-        while time.monotonic() < deadline and self.ok_states([mid])[0].get("pending", 0) + self.ok_states([mid])[0].get("retry", 0):
+        while time.monotonic() < deadline and self.ok_states([mid])[0].get("pending", 0) + self.ok_states([mid])[0].get(
+            "retry", 0
+        ):
             time.sleep(1)
         states, sample = self.ok_states([mid])
         return {"ack": status, "other line waited (s)": waited if waited is not None else f"> {window}",

@@ -202,7 +202,7 @@ class ParallelBench(Bench):
 
     def start_servers(self, count, cron_threads):
         self.stop_servers()
-        for i in range(count):
+        for _i in range(count):
             self.start_server(cron_threads)
             self.servers.append((self.server, self.port))
             self.server = None
@@ -292,7 +292,7 @@ class ParallelBench(Bench):
             url = f"http://127.0.0.1:{self.port}{self.webhook_path()}"
             lock = threading.Lock()
 
-            def send(body, acks=acks):
+            def send(body, acks=acks, url=url, lock=lock):
                 r = requests.post(url, data=body, headers=bench_webhook.HEADERS, timeout=60)
                 t = time.perf_counter()
                 if r.status_code == 200:
@@ -353,7 +353,9 @@ class ParallelBench(Bench):
             if key in w:
                 lines.append(f"| {label} | {w[key]['n']} | {w[key]['seconds']:.1f} | {w[key]['rate']:.1f} |")
         if "existing_1" in w and "existing_2" in w:
-            lines.append(f"\nRatio 2 workers / 1 worker, spread load: {w['existing_2']['rate'] / w['existing_1']['rate']:.2f}×.")
+            lines.append(
+                f"\nRatio 2 workers / 1 worker, spread load: {w['existing_2']['rate'] / w['existing_1']['rate']:.2f}×."
+            )
         for n in (1, 2):
             if f"first_{n}" in w:
                 f = w[f"first_{n}"]
@@ -369,12 +371,14 @@ class ParallelBench(Bench):
             )
         if "servers" in o:
             s = o["servers"]
-            lines += ["", "| Servers on one database (1 cron thread each), first POST until all done | messages | seconds | msg/s |",
+            lines += ["", "| Servers on one database (1 cron thread each), first POST until all done "
+                      "| messages | seconds | msg/s |",
                       "|---|---:|---:|---:|"]  # fmt: skip
             for count, r in s.items():
                 lines.append(f"| {count} server(s) | {r['n']} | {r['seconds']:.1f} | {r['rate']:.1f} |")
         if "latency" in o:
-            lines += ["", "| Webhook 200 to the row done (Discuss post committed), server with 2 cron threads | offered msg/s | acked | visible | p50 ms | p99 ms |",
+            lines += ["", "| Webhook 200 to the row done (Discuss post committed), server with 2 cron threads "
+                      "| offered msg/s | acked | visible | p50 ms | p99 ms |",
                       "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
             for rate, r in o["latency"].items():
                 p50 = f"{r['p50']:.0f}" if r["p50"] is not None else "-"

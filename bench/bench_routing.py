@@ -43,29 +43,40 @@ class QueryCounter:
 
 def build(env, operators, queued, closed):
     """A line with ``operators`` online users, ``closed`` closed and ``queued`` queued dialogs."""
-    users = env["res.users"].create([
-        {"name": f"Bench operator {i}", "login": f"bench_op_{i}_{time.time_ns()}", "group_ids": [
-            (4, env.ref("openlines_connector.group_openlines_manager").id)]}
-        for i in range(operators)
-    ])
+    users = env["res.users"].create(
+        [
+            {
+                "name": f"Bench operator {i}",
+                "login": f"bench_op_{i}_{time.time_ns()}",
+                "group_ids": [(4, env.ref("openlines_connector.group_openlines_manager").id)],
+            }
+            for i in range(operators)
+        ]
+    )
     line = env["openlines.line"].create({"name": "Bench line", "user_ids": [(6, 0, users.ids)]})
     channel = env["openlines.channel"].create({"name": "Bench bot", "line_id": line.id, "token": "0:bench"})
     partners = env["res.partner"].create([{"name": f"Client {i}"} for i in range(queued + closed)])
-    contacts = env["openlines.contact"].create([
-        {"name": p.name, "channel_id": channel.id, "external_id": str(p.id), "partner_id": p.id} for p in partners
-    ])
+    contacts = env["openlines.contact"].create(
+        [{"name": p.name, "channel_id": channel.id, "external_id": str(p.id), "partner_id": p.id} for p in partners]
+    )
     Dialog = env["openlines.dialog"]
     root = env.ref("base.partner_root")
     vals = []
     for i, contact in enumerate(contacts):
         session = Dialog._new_discuss_channel(line, contact.partner_id, env["res.users"], contact.name)
         is_closed = i < closed
-        vals.append({
-            "name": contact.name, "line_id": line.id, "channel_id": channel.id, "contact_id": contact.id,
-            "partner_id": contact.partner_id.id, "discuss_channel_id": session.id,
-            "state": "closed" if is_closed else "queued",
-            "operator_id": users[i % operators].id if is_closed else False,
-        })
+        vals.append(
+            {
+                "name": contact.name,
+                "line_id": line.id,
+                "channel_id": channel.id,
+                "contact_id": contact.id,
+                "partner_id": contact.partner_id.id,
+                "discuss_channel_id": session.id,
+                "state": "closed" if is_closed else "queued",
+                "operator_id": users[i % operators].id if is_closed else False,
+            }
+        )
     Dialog.create(vals)
     env.flush_all()
     assert root
@@ -109,8 +120,10 @@ def main():
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for closed, assigned, wall, queries in rows:
         per = assigned or 1
-        print(f"| {args.operators} | {closed} | {args.queued} | {assigned} | {wall:.1f} | "
-              f"{1000 * wall / per:.1f} | {queries / per:.1f} |")
+        print(
+            f"| {args.operators} | {closed} | {args.queued} | {assigned} | {wall:.1f} | "
+            f"{1000 * wall / per:.1f} | {queries / per:.1f} |"
+        )
 
 
 if __name__ == "__main__":

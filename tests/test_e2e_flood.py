@@ -93,7 +93,8 @@ def cron_held(db):
         guard.cursor().execute(
             """SELECT c.id FROM ir_cron c JOIN ir_model_data d ON d.res_id = c.id AND d.model = 'ir.cron'
                 WHERE d.module = 'openlines_connector'
-                  AND d.name IN ('ir_cron_openlines_process', 'ir_cron_openlines_process_2', 'ir_cron_openlines_process_3')
+                  AND d.name IN ('ir_cron_openlines_process',
+                                 'ir_cron_openlines_process_2', 'ir_cron_openlines_process_3')
                   FOR NO KEY UPDATE OF c"""
         )
         yield
@@ -209,7 +210,9 @@ def test_flood_of_one_channel_beside_a_trickle(odoo_server, channel, ok_channel)
 
     odoo_server.wait_for(drained, timeout=300, what="the flood processed")
     dialogs = odoo_server.call(
-        "openlines.dialog", "search_read", [("channel_id", "=", ok_channel["id"]), ("contact_id.external_id", "like", "chat:1%")],
+        "openlines.dialog",
+        "search_read",
+        [("channel_id", "=", ok_channel["id"]), ("contact_id.external_id", "like", "chat:1%")],
         ["lead_id", "lead_deferred"],
     )  # fmt: skip
     assert len(dialogs) == 350
@@ -231,7 +234,9 @@ def test_worker_killed_mid_download(odoo_server, channel, ok_channel, tarpit, tm
     with cron_held(odoo_server.db):  # the server's cron cannot take the row before the worker
         mid = ok_message(ok_channel, 503, "Смертельное фото", [tarpit.url_of("slow", "kill.jpg", size=10**6)])
         conf = os.environ["OPENLINES_ODOO_CONF"]
-        worker = subprocess.Popen([sys.executable, "-c", KILLABLE, conf, odoo_server.db, str(tmp_path / "w.log")], env=env)
+        worker = subprocess.Popen(
+            [sys.executable, "-c", KILLABLE, conf, odoo_server.db, str(tmp_path / "w.log")], env=env
+        )
         try:
             deadline = time.monotonic() + 60
             while not tarpit.hits["slow"] and time.monotonic() < deadline:

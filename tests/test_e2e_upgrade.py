@@ -63,7 +63,9 @@ def _odoo(conf, db, *args, script=None, timeout=600):
 
 
 def _psql(db, sql):
-    out = subprocess.run(["psql", "-XtA", "-d", db, "-c", sql], capture_output=True, text=True, check=True, env=_pg_env())
+    out = subprocess.run(
+        ["psql", "-XtA", "-d", db, "-c", sql], capture_output=True, text=True, check=True, env=_pg_env()
+    )
     return out.stdout.strip()
 
 
@@ -90,7 +92,9 @@ def old_database(tmp_path_factory):
     if not conf_path:
         pytest.fail("End-to-end tests run through `make test`, which sets OPENLINES_ODOO_CONF")
     known = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"])
-    assert known.returncode == 0, f"commit {PREVIOUS_RELEASE} is not in this clone (a shallow clone?): git fetch --unshallow"
+    assert known.returncode == 0, (
+        f"commit {PREVIOUS_RELEASE} is not in this clone (a shallow clone?): git fetch --unshallow"
+    )
     tmp = tmp_path_factory.mktemp("previous_release")
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", PREVIOUS_RELEASE, "openlines_connector"], capture_output=True, check=True
@@ -121,19 +125,40 @@ def test_the_previous_release_upgrades_in_place(old_database):
     assert before["openlines_dialog"] == 1 and before["openlines_message"] >= 5, before
     pending = _psql(db, "SELECT count(*) FROM openlines_message WHERE direction = 'in' AND state = 'pending'")
     assert pending == "4", "four client messages wait in the queue of the old version"
-    columns_before = set(_psql(db, "SELECT table_name || '.' || column_name FROM information_schema.columns "
-                                   "WHERE table_name LIKE 'openlines_%'").splitlines())
+    columns_before = set(
+        _psql(
+            db,
+            "SELECT table_name || '.' || column_name FROM information_schema.columns "
+            "WHERE table_name LIKE 'openlines_%'",
+        ).splitlines()
+    )
 
     conf = os.environ["OPENLINES_ODOO_CONF"]
-    upgraded = _odoo(conf, db, "server", "-u", "openlines_connector", "--stop-after-init", "--no-http",
-                     "--data-dir", str(tmp / "data"))
+    upgraded = _odoo(
+        conf,
+        db,
+        "server",
+        "-u",
+        "openlines_connector",
+        "--stop-after-init",
+        "--no-http",
+        "--data-dir",
+        str(tmp / "data"),
+    )
     assert not _errors(upgraded.stdout + upgraded.stderr), _errors(upgraded.stdout + upgraded.stderr)
-    assert _psql(db, "SELECT latest_version FROM ir_module_module WHERE name = 'openlines_connector'").startswith("19.0.")
+    assert _psql(db, "SELECT latest_version FROM ir_module_module WHERE name = 'openlines_connector'").startswith(
+        "19.0."
+    )
 
     after = {table: int(_psql(db, f"SELECT count(*) FROM {table}")) for table in TABLES}
     assert after == before, "no row lost (nor made) by the upgrade"
-    columns_after = set(_psql(db, "SELECT table_name || '.' || column_name FROM information_schema.columns "
-                                  "WHERE table_name LIKE 'openlines_%'").splitlines())
+    columns_after = set(
+        _psql(
+            db,
+            "SELECT table_name || '.' || column_name FROM information_schema.columns "
+            "WHERE table_name LIKE 'openlines_%'",
+        ).splitlines()
+    )
     added = columns_after - columns_before
     if "openlines_message.company_id" in added:
         for table in TABLES:
@@ -142,12 +167,21 @@ def test_the_previous_release_upgrades_in_place(old_database):
                     f"{table}.company_id filled for the rows of the previous version"
                 )
 
-    supervised = _psql(db, "SELECT r.domain_force FROM ir_rule r JOIN ir_model_data d ON d.res_id = r.id "
-                           "AND d.model = 'ir.rule' AND d.module = 'openlines_connector' "
-                           "AND d.name = 'openlines_discuss_channel_rule_supervised'")
+    supervised = _psql(
+        db,
+        "SELECT r.domain_force FROM ir_rule r JOIN ir_model_data d ON d.res_id = r.id "
+        "AND d.model = 'ir.rule' AND d.module = 'openlines_connector' "
+        "AND d.name = 'openlines_discuss_channel_rule_supervised'",
+    )
     assert "'queued'" in supervised, "the rules of the new version replace the old ones (operators preview their queue)"
-    assert _psql(db, "SELECT bool_and(noupdate) FROM ir_model_data WHERE module = 'openlines_connector' "
-                     "AND model = 'ir.rule' AND name LIKE '%%_rule_manager'") == "t", "rules stay noupdate"
+    assert (
+        _psql(
+            db,
+            "SELECT bool_and(noupdate) FROM ir_model_data WHERE module = 'openlines_connector' "
+            "AND model = 'ir.rule' AND name LIKE '%%_rule_manager'",
+        )
+        == "t"
+    ), "rules stay noupdate"
 
     processed = _odoo(conf, db, "shell", "--no-http", "--data-dir", str(tmp / "data"), script=PROCESS)
     line = next(line for line in processed.stdout.splitlines() if line.startswith("PROCESSED"))
@@ -155,7 +189,12 @@ def test_the_previous_release_upgrades_in_place(old_database):
     assert {row["external_id"] for row in rows} == {"1", "2", "3", "4", "5"}
     assert all(row["state"] == "done" for row in rows), rows
     assert all(row["dialog_id"] for row in rows), "each waiting message reached a dialog"
-    assert _psql(db, "SELECT count(*) FROM openlines_dialog") == "2", "the old dialog continues; the second chat opens one"
-    posted = _psql(db, "SELECT count(*) FROM mail_message m JOIN openlines_dialog d ON m.res_id = d.discuss_channel_id "
-                       "AND m.model = 'discuss.channel' WHERE m.body LIKE '%%В очереди%%'")
+    assert _psql(db, "SELECT count(*) FROM openlines_dialog") == "2", (
+        "the old dialog continues; the second chat opens one"
+    )
+    posted = _psql(
+        db,
+        "SELECT count(*) FROM mail_message m JOIN openlines_dialog d ON m.res_id = d.discuss_channel_id "
+        "AND m.model = 'discuss.channel' WHERE m.body LIKE '%%В очереди%%'",
+    )
     assert posted == "4", "the four waiting messages are in Discuss after the upgrade"

@@ -512,4 +512,3 @@ class AppleConnector(Connector):
 
     def delete_webhook(self):
         return True
-

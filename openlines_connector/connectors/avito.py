@@ -28,8 +28,8 @@ import time
 import requests
 
 from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
-from .redact import scrub
 from .fetch import api_request
+from .redact import scrub
 
 _logger = logging.getLogger(__name__)
 
@@ -124,7 +124,9 @@ class AvitoConnector(Connector):
             raise ConnectorError(f"Avito token: HTTP {response.status_code}", RETRY_SECONDS) from None
         if response.status_code != 200 or not result.get("access_token"):
             retry = RETRY_SECONDS if response.status_code >= 500 else None
-            error = scrub(result.get("error_description") or result.get("error") or response.status_code, self.client_secret)
+            error = scrub(
+                result.get("error_description") or result.get("error") or response.status_code, self.client_secret
+            )
             raise ConnectorError(f"Avito refused the client credentials: {error}", retry, response.status_code)
         return result["access_token"], time.time() + int(result.get("expires_in") or 3600)
 

@@ -26,8 +26,8 @@ import logging
 import requests
 
 from .base import Connector, ConnectorError, InboundEvent, InboundFile, download_url, register
-from .redact import scrub
 from .fetch import api_request
+from .redact import scrub
 
 _logger = logging.getLogger(__name__)
 

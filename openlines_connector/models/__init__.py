@@ -29,14 +29,26 @@ from . import openlines_line_kpi
 from . import openlines_dialog_kpi
 from . import discuss_channel_crm
 from . import chatbot_script_step_crm
+
 # chatbot on messengers (issue 4)
 from . import openlines_line_chatbot
 from . import openlines_dialog_chatbot
 from . import openlines_message_chatbot
 from . import openlines_channel_apple, openlines_contact_apple, openlines_message_apple  # Apple (issue 14)
 from . import openlines_demo
-from . import discuss_channel_openlines, openlines_line_transfer, openlines_dialog_transfer, openlines_dialog_discuss  # working in Discuss (issue 16)
+from . import (
+    discuss_channel_openlines,
+    openlines_line_transfer,
+    openlines_dialog_transfer,
+    openlines_dialog_discuss,
+)  # working in Discuss (issue 16)
 from . import openlines_signal, discuss_channel_member  # typing and read marks (issue 16)
-from . import rating_rating, openlines_dialog_search, openlines_line_noanswer, openlines_dialog_noanswer  # ratings, search, no-answer text (issue 16)
+from . import (
+    rating_rating,
+    openlines_dialog_search,
+    openlines_line_noanswer,
+    openlines_dialog_noanswer,
+)  # ratings, search, no-answer text (issue 16)
+
 # the line governs the site widget (issue 16)
 from . import res_users_agents, res_groups_agents, openlines_dialog_widget, discuss_channel_widget

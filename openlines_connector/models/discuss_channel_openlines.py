@@ -36,7 +36,9 @@ class DiscussChannel(models.Model):
     def _to_store_defaults(self, target: Store.Target):
         fields = super()._to_store_defaults(target)
         if target.is_internal(self.env):
-            fields.append(Store.Attr("openlines_info", value=lambda c: c._openlines_info(), predicate=_is_dialog_session))
+            fields.append(
+                Store.Attr("openlines_info", value=lambda c: c._openlines_info(), predicate=_is_dialog_session)
+            )
         return fields
 
     def _openlines_info(self):

@@ -329,7 +329,8 @@ class OpenlinesChannel(models.Model):
         company_id, channel_type = channel.company_id.id, channel.channel_type
         rows = SQL(", ").join(
             SQL(
-                "(%s, %s, 'in', %s, 'pending', %s, %s, 0, now() at time zone 'UTC', %s, %s, now() at time zone 'UTC', %s)",
+                "(%s, %s, 'in', %s, 'pending', %s, %s, 0, "
+                "now() at time zone 'UTC', %s, %s, now() at time zone 'UTC', %s)",
                 self.id,
                 company_id,
                 ext_id,

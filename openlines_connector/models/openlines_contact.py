@@ -25,9 +25,7 @@ class OpenlinesContact(models.Model):
     company_id = fields.Many2one(
         "res.company", required=True, index=True, readonly=True, default=lambda self: self.env.company
     )
-    channel_id = fields.Many2one(
-        "openlines.channel", required=True, ondelete="cascade", index=True, check_company=True
-    )
+    channel_id = fields.Many2one("openlines.channel", required=True, ondelete="cascade", index=True, check_company=True)
     channel_type = fields.Selection(related="channel_id.channel_type", store=True, string="Messenger")
     line_id = fields.Many2one(related="channel_id.line_id", store=True, string="Open Line", index=True)
     external_id = fields.Char("Chat ID", required=True, help="The messenger's id of the private chat with this client.")

@@ -16,7 +16,14 @@ from odoo.tools import SQL
 #:  days ago, [(minutes from the start, "client" | "operator", text)])
 SHOWCASE = [
     (
-        "demo_channel_telegram", "1000001", "Иван Петров", "base.user_admin", "closed", 5, "Быстро и по делу!", 6,
+        "demo_channel_telegram",
+        "1000001",
+        "Иван Петров",
+        "base.user_admin",
+        "closed",
+        5,
+        "Быстро и по делу!",
+        6,
         [
             (0, "client", "Здравствуйте! Есть ли доставка в Казань?"),
             (2, "operator", "Добрый день, Иван! Да, доставляем за 2–3 дня, бесплатно от 5 000 ₽."),
@@ -25,14 +32,28 @@ SHOWCASE = [
         ],
     ),
     (
-        "demo_channel_telegram", "1000002", "Maria Smirnova", "base.user_demo", "answered", 0, "", 0,
+        "demo_channel_telegram",
+        "1000002",
+        "Maria Smirnova",
+        "base.user_demo",
+        "answered",
+        0,
+        "",
+        0,
         [
             (0, "client", "Hi! Do you have the blue jacket in size M?"),
             (4, "operator", "Hello Maria! Yes, two left in M. Shall I reserve one for you?"),
         ],
     ),
     (
-        "demo_channel_vk", "2000003", "Олег Кузнецов", "base.user_admin", "closed", 2, "Долго ждал ответа", 5,
+        "demo_channel_vk",
+        "2000003",
+        "Олег Кузнецов",
+        "base.user_admin",
+        "closed",
+        2,
+        "Долго ждал ответа",
+        5,
         [
             (0, "client", "Можно счёт на юрлицо?"),
             (1, "client", "Нужно до конца дня."),
@@ -42,7 +63,14 @@ SHOWCASE = [
         ],
     ),
     (
-        "demo_channel_whatsapp", "79161234567", "Анна Соколова", "base.user_demo", "closed", 4, "", 3,
+        "demo_channel_whatsapp",
+        "79161234567",
+        "Анна Соколова",
+        "base.user_demo",
+        "closed",
+        4,
+        "",
+        3,
         [
             (0, "client", "Добрый вечер, вы работаете в выходные?"),
             (6, "operator", "Здравствуйте, Анна! Да, по субботам с 10 до 16."),
@@ -50,7 +78,14 @@ SHOWCASE = [
         ],
     ),
     (
-        "demo_channel_whatsapp", "79169876543", "Pavel Orlov", "base.user_admin", "assigned", 0, "", 1,
+        "demo_channel_whatsapp",
+        "79169876543",
+        "Pavel Orlov",
+        "base.user_admin",
+        "assigned",
+        0,
+        "",
+        1,
         [
             (0, "client", "Hello, my order 4711 has not arrived yet."),
             (3, "operator", "Hi Pavel, let me check with the warehouse."),
@@ -58,13 +93,27 @@ SHOWCASE = [
         ],
     ),
     (
-        "demo_channel_vk", "2000006", "Светлана", None, "queued", 0, "", 0,
+        "demo_channel_vk",
+        "2000006",
+        "Светлана",
+        None,
+        "queued",
+        0,
+        "",
+        0,
         [
             (0, "client", "Подскажите, есть ли подарочные сертификаты?"),
         ],
     ),
     (
-        "demo_channel_telegram", "1000007", "Дмитрий Волков", "base.user_demo", "closed", 5, "Спасибо за помощь", 2,
+        "demo_channel_telegram",
+        "1000007",
+        "Дмитрий Волков",
+        "base.user_demo",
+        "closed",
+        5,
+        "Спасибо за помощь",
+        2,
         [
             (0, "client", "Как вернуть товар?"),
             (3, "operator", "Дмитрий, оформите возврат в личном кабинете — курьер заберёт бесплатно."),

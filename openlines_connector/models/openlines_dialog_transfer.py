@@ -20,7 +20,10 @@ class OpenlinesDialogTransfer(models.TransientModel):
         required=True,
     )
     user_id = fields.Many2one(
-        "res.users", string="Colleague", domain="[('id', 'in', allowed_user_ids)]", help="The operator who gets the dialog."
+        "res.users",
+        string="Colleague",
+        domain="[('id', 'in', allowed_user_ids)]",
+        help="The operator who gets the dialog.",
     )
     allowed_user_ids = fields.Many2many("res.users", compute="_compute_allowed_user_ids")
     target_line = fields.Selection(
@@ -44,7 +47,7 @@ class OpenlinesDialogTransfer(models.TransientModel):
             # sudo: openlines.line - the line's operators and supervisors, whatever the caller may read
             line = dialog.line_id.sudo()
             users = (line.user_ids | line.supervisor_ids).filtered(
-                lambda u: u.active and not u.share and dialog.company_id in u.company_ids
+                lambda u, dialog=dialog: u.active and not u.share and dialog.company_id in u.company_ids
             )
             wizard.allowed_user_ids = users - dialog.sudo().operator_id
 

@@ -71,8 +71,10 @@ class OpenlinesLine(models.Model):
         had no limit gets one when its line now has a limit for it.
         """
         # sudo: openlines.dialog - an administrator's change applies to every dialog of the line
-        waiting = self.env["openlines.dialog"].sudo().search(
-            [("line_id", "in", self.ids), ("kpi_waiting_since", "!=", False), ("state", "!=", "closed")]
+        waiting = (
+            self.env["openlines.dialog"]
+            .sudo()
+            .search([("line_id", "in", self.ids), ("kpi_waiting_since", "!=", False), ("state", "!=", "closed")])
         )
         deadlines = []
         for dialog in waiting:

@@ -33,6 +33,8 @@ BATCH_SECONDS = 10
 BATCH_BYTES = 100 * 1024 * 1024
 #: ``cr.cache`` key of the bytes the current batch downloaded (``_download_files`` adds to it)
 BATCH_BYTES_KEY = "openlines_batch_bytes"
+
+
 def _backoff(attempts):
     """Seconds to wait before attempt number ``attempts + 1``: 10 s, 20 s, 40 s... up to an hour."""
     return min(10 * 2 ** max(attempts - 1, 0), 3600)
@@ -231,7 +233,7 @@ class OpenlinesMessage(models.Model):
         if rows and rows[0][0]:
             self.env.ref(cron_xmlid)._trigger(max(rows[0][0], fields.Datetime.now()))
 
-    def _run_queue(self, direction, cron_xmlid, handler, commit_each=False):
+    def _run_queue(self, direction, cron_xmlid, handler, commit_each=False):  # noqa: C901 - claim, run, give back: one loop, kept whole on purpose
         """Drain the queue of ``direction``: claim a batch, handle it, commit.
 
         Outbound (``commit_each``): rows are claimed and committed one at a

@@ -95,7 +95,7 @@ class OpenlinesMessage(models.Model):
     # -- typing and read marks (openlines.signal) -------------------------------------
     @api.model
     def _cron_send_outbound(self):
-        """"typing…" and read marks first: they are about what the client sees now, and cheap."""
+        """ "typing…" and read marks first: they are about what the client sees now, and cheap."""
         self.env["openlines.signal"]._send_due()
         return super()._cron_send_outbound()
 

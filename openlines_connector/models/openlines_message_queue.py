@@ -221,8 +221,7 @@ class OpenlinesMessage(models.Model):
         if over:
             notes.append(
                 self.env._(
-                    "%(count)s more files not downloaded: over the limit of %(files)s files and %(mb)s MB "
-                    "per message.",
+                    "%(count)s more files not downloaded: over the limit of %(files)s files and %(mb)s MB per message.",
                     count=over,
                     files=limits.files,
                     mb=limits.bytes // 1048576,

@@ -149,7 +149,9 @@ def rows_as_listed(env, action_xmlid, domain=()):
     arch = model.get_views([(list_view, "list")])["views"]["list"]["arch"]
     root = etree.fromstring(arch)
     shown = [node.get("name") for node in root.iter("field") if node.get("column_invisible") not in ("1", "True")]
-    spec = {name: ({"fields": {"display_name": {}}} if model._fields[name].type == "many2one" else {}) for name in shown}
+    spec = {
+        name: ({"fields": {"display_name": {}}} if model._fields[name].type == "many2one" else {}) for name in shown
+    }
     records = model.web_search_read(list(domain), spec)["records"]
     decorations = {
         attr.removeprefix("decoration-"): expr for attr, expr in root.attrib.items() if attr.startswith("decoration-")
@@ -157,8 +159,6 @@ def rows_as_listed(env, action_xmlid, domain=()):
     rows = []
     for record in records:
         context = {name: (value["id"] if isinstance(value, dict) else value) for name, value in record.items()}
-        values = {
-            name: (value["display_name"] if isinstance(value, dict) else value) for name, value in record.items()
-        }
+        values = {name: (value["display_name"] if isinstance(value, dict) else value) for name, value in record.items()}
         rows.append((values, {name for name, expr in decorations.items() if safe_eval(expr, context)}))
     return rows

@@ -3,7 +3,8 @@
 ``POST /token/`` (client credentials, the address developers.avito.ru
 documents, trailing slash included: ``/token`` is not found) issues bearer
 tokens; every other call needs a live one: an expired token (see
-:meth:`FakeAvito.expire_tokens`) answers 403, as Avito does, an unknown one 401.  Messenger paths: ``/messenger/v3/webhook``,
+:meth:`FakeAvito.expire_tokens`) answers 403, as Avito does, an unknown one 401.
+Messenger paths: ``/messenger/v3/webhook``,
 ``/messenger/v1/webhook/unsubscribe``, ``/messenger/v1/subscriptions``,
 ``.../chats/<chat>/messages`` (``send``), ``.../messages/image``
 (``send_image``), ``.../uploadImages`` (``upload``), ``/messenger/v2/...chats/<chat>``

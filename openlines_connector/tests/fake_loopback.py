@@ -61,7 +61,6 @@ class FakeServer(LoopbackServer):
         self._errors = collections.defaultdict(collections.deque)
         self._lock = threading.RLock()
 
-
     # -- scripting and inspection ---------------------------------------------------
     def _queue(self, method, answer, times=1):
         with self._lock:

@@ -58,11 +58,7 @@ def fixture_names():
 
 def load_fixture(name):
     """The Telegram fixture ``name`` (``text`` or ``text.json``) as a dict."""
-    path = (
-        fixtures_dir()
-        / "telegram"
-        / (name if name.endswith(".json") else name + ".json")
-    )
+    path = fixtures_dir() / "telegram" / (name if name.endswith(".json") else name + ".json")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -110,10 +106,7 @@ def parse_body(content_type, body):
         return json.loads(body.decode("utf-8"))
     if content_type.startswith("multipart/form-data"):
         return _parse_multipart(content_type, body)
-    return {
-        k: _decode(v)
-        for k, v in parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-    }
+    return {k: _decode(v) for k, v in parse_qsl(body.decode("utf-8"), keep_blank_values=True)}
 
 
 class LoopbackHandler(BaseHTTPRequestHandler):
@@ -262,9 +255,7 @@ class FakeTelegram(LoopbackServer):
     # -- lifecycle ----------------------------------------------------------
 
     # -- scripting and inspection --------------------------------------------------
-    def queue_error(
-        self, method, status, description, retry_after=None, times=1, parameters=None
-    ):
+    def queue_error(self, method, status, description, retry_after=None, times=1, parameters=None):
         """Answer the next ``times`` calls of ``method`` with an error."""
         parameters = dict(parameters or {})
         if retry_after is not None:
@@ -338,7 +329,10 @@ class FakeTelegram(LoopbackServer):
         return ""
 
     def _refused_upload(self, info, limit_key):
-        """HTTP 413 for an upload over the Bot API's limit ("50 MB for other files", core.telegram.org/bots/api#sending-files)."""
+        """HTTP 413 for an upload over the Bot API's limit.
+
+        "50 MB for other files": core.telegram.org/bots/api#sending-files.
+        """
         if info and len(info[0]) > self.limits[limit_key]:
             return 413, {"ok": False, "error_code": 413, "description": "Request Entity Too Large"}
         return None
@@ -354,9 +348,7 @@ class FakeTelegram(LoopbackServer):
             return _error(400, "Bad Request: message caption is too long")
         message = {
             "message_id": next(self._message_ids),
-            "from": {
-                k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")
-            },
+            "from": {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")},
             "chat": {
                 "id": int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
                 "type": "private",
@@ -437,15 +429,23 @@ class FakeTelegram(LoopbackServer):
         if not params.get("callback_query_id"):
             return _error(
                 400,
-                "Bad Request: query is too old and response timeout expired"
-                " or query ID is invalid",
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
             )
         return True
 
     #: sendChatAction's actions (core.telegram.org/bots/api#sendchataction)
     CHAT_ACTIONS = (
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-        "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
     )
 
     def _m_sendChatAction(self, params):
@@ -490,9 +490,7 @@ class FakeTelegram(LoopbackServer):
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         if offset > 0:  # confirms every update before offset, as Telegram does
-            self.updates[:] = [
-                u for u in self.updates if u.get("update_id", 0) >= offset
-            ]
+            self.updates[:] = [u for u in self.updates if u.get("update_id", 0) >= offset]
         elif offset < 0:
             return [dict(u) for u in self.updates[offset:]][:limit]
         return [dict(u) for u in self.updates[:limit]]

@@ -119,8 +119,10 @@ class AttackCase(OpenlinesCase):
 class TestAttacksOnDialogs(AttackCase):
     # -- finding 1: a manager reads and posts in any Discuss conversation --------------------------
     def test_1_a_manager_cannot_point_his_dialog_at_a_private_conversation(self):
-        private = self.env["discuss.channel"].with_user(self.admin)._create_group(
-            partners_to=self.admin.partner_id.ids, name="Board"
+        private = (
+            self.env["discuss.channel"]
+            .with_user(self.admin)
+            ._create_group(partners_to=self.admin.partner_id.ids, name="Board")
         )
         private.message_post(body="Salaries 2027", message_type="comment", subtype_xmlid="mail.mt_comment")
         dm = self.env["discuss.channel"].with_user(self.admin)._get_or_create_chat(self.colleague.partner_id.ids)
@@ -154,13 +156,17 @@ class TestAttacksOnDialogs(AttackCase):
         self.assertFalse(self.fake.calls_of("sendMessage"))
 
     def test_1_taking_a_session_without_dialog_is_impossible(self):
-        session = self.env["discuss.channel"].with_context(openlines_skip_dialog=True).create(
-            {
-                "name": "Web visitor",
-                "channel_type": "livechat",
-                "livechat_channel_id": self.line.livechat_channel_id.id,
-                "livechat_operator_id": self.env.ref("base.partner_root").id,
-            }
+        session = (
+            self.env["discuss.channel"]
+            .with_context(openlines_skip_dialog=True)
+            .create(
+                {
+                    "name": "Web visitor",
+                    "channel_type": "livechat",
+                    "livechat_channel_id": self.line.livechat_channel_id.id,
+                    "livechat_operator_id": self.env.ref("base.partner_root").id,
+                }
+            )
         )
         self.refused(lambda: self.mine.with_user(self.manager).write({"discuss_channel_id": session.id}))
         self.mine.with_user(self.manager).action_take()
@@ -322,9 +328,11 @@ class TestAttacksOnContacts(AttackCase):
                 self.assertNotIn(target, self.mine.discuss_channel_id.channel_member_ids.partner_id)
         # a manager cannot open the wizard at all
         self.refused(
-            lambda: self.env["openlines.contact.merge"]
-            .with_user(self.manager)
-            .create({"contact_ids": [(6, 0, contact.ids)], "partner_id": partner.id})
+            lambda: (
+                self.env["openlines.contact.merge"]
+                .with_user(self.manager)
+                .create({"contact_ids": [(6, 0, contact.ids)], "partner_id": partner.id})
+            )
         )
 
 
@@ -559,9 +567,11 @@ class TestEveryPublicMethod(AttackCase):
             ("openlines.dialog", "action_join"): (dialog, lambda r: r.action_join(), {"director", "admin"}),
             ("openlines.dialog.transfer", "action_transfer"): (
                 dialog,
-                lambda r: r.env["openlines.dialog.transfer"]
-                .create({"dialog_id": r.id, "user_id": self.colleague.id})
-                .action_transfer(),
+                lambda r: (
+                    r.env["openlines.dialog.transfer"]
+                    .create({"dialog_id": r.id, "user_id": self.colleague.id})
+                    .action_transfer()
+                ),
                 OPERATORS,
             ),
             ("discuss.channel", "livechat_join_channel_needing_help"): (

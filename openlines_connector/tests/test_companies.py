@@ -80,12 +80,19 @@ class TestCompanies(OpenlinesCase):
         dialog = self.receive2(self.fixture("text"))
         session = dialog.discuss_channel_id
         user = self.director1
-        for model in ("openlines.line", "openlines.channel", "openlines.contact", "openlines.dialog", "openlines.message"):
+        for model in (
+            "openlines.line",
+            "openlines.channel",
+            "openlines.contact",
+            "openlines.dialog",
+            "openlines.message",
+        ):
             with self.subTest(model=model):
                 self.assertFalse(
-                    self.env[model].with_user(user).search([("create_date", "!=", False)]).filtered(
-                        lambda r: r.sudo().company_id == self.company2
-                    )
+                    self.env[model]
+                    .with_user(user)
+                    .search([("create_date", "!=", False)])
+                    .filtered(lambda r: r.sudo().company_id == self.company2)
                 )
         self.assertFalse(self.env["openlines.report.dialog"].with_user(user).search([("dialog_id", "=", dialog.id)]))
         with self.assertRaises(AccessError):

@@ -224,8 +224,10 @@ class TestMetaApi(BaseCase):
         (sent,) = self.fb.sent
         self.assertEqual(sent["message"]["attachment"]["type"], "file")
         self.assertIn(sent["message"]["attachment"]["payload"]["attachment_id"], self.fb.uploads)
-        for name, mimetype in (("a.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-                               ("p.webp", "image/webp")):
+        for name, mimetype in (
+            ("a.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+            ("p.webp", "image/webp"),
+        ):
             with self.subTest(name), self.assertRaises(ConnectorError) as cm:
                 ig.send(OutboundMessage(chat_id="5678", files=[OutboundFile(name, b"x", mimetype)]))
             self.assertTrue(cm.exception.is_permanent)

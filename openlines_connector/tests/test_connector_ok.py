@@ -131,8 +131,8 @@ class TestOkApi(BaseCase):
         six = [{"type": "SHARE", "payload": {"url": f"https://x/{i}"}} for i in range(6)]
         for attachments in (two, six):
             with self.assertRaises(ConnectorError) as caught:
-                self.ok._request("POST", "/graph/me/messages/chat:C404",
-                                 {"recipient": {"chat_id": "chat:C404"}, "message": {"attachments": attachments}})  # fmt: skip
+                body = {"recipient": {"chat_id": "chat:C404"}, "message": {"attachments": attachments}}
+                self.ok._request("POST", "/graph/me/messages/chat:C404", body)
             self.assertEqual(caught.exception.code, 100)
 
     def test_a_button_press_is_answered(self):

@@ -181,9 +181,7 @@ class TestTelegramParse(FieldsCase):
         event = _event("sticker")
         self.assertEqual(event.text, "👍")
         (sticker,) = event.files
-        self.assertFields(
-            sticker, kind="sticker", name="sticker_1373.webp", mimetype="image/webp"
-        )
+        self.assertFields(sticker, kind="sticker", name="sticker_1373.webp", mimetype="image/webp")
         for flag, name, mimetype in (
             ("is_animated", "sticker_1373.tgs", "application/x-tgsticker"),
             ("is_video", "sticker_1373.webm", "video/webm"),
@@ -395,9 +393,7 @@ class TestTelegramSend(TelegramApiCase):
         first, last = self.fake.calls_of("sendMessage")
         self.assertNotIn("reply_markup", first)
         rows = last["reply_markup"]["inline_keyboard"]
-        self.assertEqual(
-            [(b["text"], b["callback_data"]) for r in rows for b in r], buttons
-        )
+        self.assertEqual([(b["text"], b["callback_data"]) for r in rows for b in r], buttons)
 
     def test_too_long_button_data_is_refused_before_any_call(self):
         error = self.send_fails("x", buttons=[("a", "д" * 40)])
@@ -446,9 +442,7 @@ class TestTelegramSend(TelegramApiCase):
 
     def test_send_from_a_worker_thread(self):
         result = {}
-        thread = threading.Thread(
-            target=lambda: result.update(ids=self.send("hi", chat_id="7"))
-        )
+        thread = threading.Thread(target=lambda: result.update(ids=self.send("hi", chat_id="7")))
         thread.start()
         thread.join(10)
         self.assertEqual(result["ids"], ["7:1000"])
@@ -461,9 +455,7 @@ class TestTelegramSend(TelegramApiCase):
         )
 
     def test_acknowledge_button_swallows_errors(self):
-        self.fake.queue_error(
-            "answerCallbackQuery", 400, "Bad Request: query is too old"
-        )
+        self.fake.queue_error("answerCallbackQuery", 400, "Bad Request: query is too old")
         with self.assertLogs(TelegramConnector.__module__, "WARNING") as logs:
             self.connector.acknowledge_button(_event("callback_query"))
         self.assertIn("query is too old", "\n".join(logs.output).lower())
@@ -473,17 +465,13 @@ class TestTelegramErrors(TelegramApiCase):
     def test_flood_control_gives_retry_after(self):
         self.fake.queue_error("sendMessage", 429, "Too Many Requests", retry_after=7)
         error = self.send_fails()
-        self.assertFields(
-            error, retry_after=7, code=429, is_permanent=False, blocked=False
-        )
+        self.assertFields(error, retry_after=7, code=429, is_permanent=False, blocked=False)
 
     def test_blocked_by_user_is_permanent(self):
         blocked = "Forbidden: bot was blocked by the user"
         self.fake.queue_error("sendMessage", 403, blocked)
         error = self.send_fails()
-        self.assertFields(
-            error, is_permanent=True, blocked=True, code=403, message=blocked
-        )
+        self.assertFields(error, is_permanent=True, blocked=True, code=403, message=blocked)
 
     def test_bad_request_is_permanent(self):
         self.fake.queue_error("sendMessage", 400, "Bad Request: chat not found")
@@ -493,9 +481,7 @@ class TestTelegramErrors(TelegramApiCase):
 
     def test_chat_migrated_is_permanent(self):
         migrated = {"migrate_to_chat_id": -1009}
-        self.fake.queue_error(
-            "sendMessage", 400, "Bad Request: upgraded", parameters=migrated
-        )
+        self.fake.queue_error("sendMessage", 400, "Bad Request: upgraded", parameters=migrated)
         error = self.send_fails()
         self.assertTrue(error.is_permanent)
         self.assertIn("-1009", error.message)
@@ -553,9 +539,7 @@ class TestTelegramErrors(TelegramApiCase):
                 self.assertNotIn(token.split(":")[1], error.message)
 
     def test_partial_send_reports_sent_ids(self):
-        self.fake.queue_error(
-            "sendDocument", 403, "Forbidden: bot was blocked by the user"
-        )
+        self.fake.queue_error("sendDocument", 403, "Forbidden: bot was blocked by the user")
         files = [OutboundFile("a.txt", b"a", "text/plain")]
         error = self.send_fails("t" * 2000, files=files, chat_id="5")
         self.assertEqual(error.sent_ids, ["5:1000"])
@@ -583,9 +567,7 @@ class TestTelegramErrors(TelegramApiCase):
             with self.subTest(exc=repr(exc)):
                 error = self.connector._error(exc)
                 self.assertIs(type(error), cls)
-                self.assertFields(
-                    error, retry_after=retry_after, code=code, blocked=blocked
-                )
+                self.assertFields(error, retry_after=retry_after, code=code, blocked=blocked)
                 self.assertNotIn(token.split(":")[1], error.message)
 
     def capture_logs(self):
@@ -602,20 +584,14 @@ class TestTelegramErrors(TelegramApiCase):
 
     def test_token_never_in_logs_or_errors(self):
         records, handler = self.capture_logs()
-        self.fake.queue_error(
-            "sendMessage", 403, "Forbidden: bot was blocked by the user"
-        )
-        self.fake.queue_error(
-            "answerCallbackQuery", 400, "Bad Request: query is too old"
-        )
+        self.fake.queue_error("sendMessage", 403, "Forbidden: bot was blocked by the user")
+        self.fake.queue_error("answerCallbackQuery", 400, "Bad Request: query is too old")
         self.fake.add_file("F", b"data")
         texts = []
         for action in (
             lambda: self.send("a"),
             lambda: self.send("b"),
-            lambda: self.connector.acknowledge_button(
-                InboundEvent("button", callback_id="q")
-            ),
+            lambda: self.connector.acknowledge_button(InboundEvent("button", callback_id="q")),
             lambda: self.connector.download(InboundFile("F")),
             lambda: self.connector.download(InboundFile("missing")),
             lambda: self.connector.poll(0),
@@ -627,9 +603,7 @@ class TestTelegramErrors(TelegramApiCase):
             except ConnectorError as exc:
                 texts.append("".join(traceback.format_exception(exc)))
         self.assertEqual(len(texts), 3)
-        self.assertIn(
-            "httpx", {r.name for r in records}, "no request logged: test is blind"
-        )
+        self.assertIn("httpx", {r.name for r in records}, "no request logged: test is blind")
         texts += [handler.format(r) for r in records]
         secret_part = self.fake.token.split(":")[1]
         self.assertEqual([t for t in texts if secret_part in t], [])
@@ -705,9 +679,7 @@ class TestTelegramAccount(TelegramApiCase):
         self.fake.updates = copy.deepcopy(updates)
         self.assertEqual(self.connector.poll(0), (updates, 503))  # raw dicts
         params = self.fake.calls_of("getUpdates")[0]
-        self.assertEqual(
-            params, {"timeout": "0", "limit": "100", "allowed_updates": ALLOWED}
-        )
+        self.assertEqual(params, {"timeout": "0", "limit": "100", "allowed_updates": ALLOWED})
         self.assertEqual(self.connector.poll(502), (updates[2:], 503))
         self.assertEqual(self.fake.calls_of("getUpdates")[1]["offset"], "502")
         self.assertEqual(self.connector.poll(503), ([], 503))
@@ -769,6 +741,8 @@ class TestTelegramButtonRoundTrip(OpenlinesCase):
         message, buttons = self.sent_buttons()
         self.assertEqual([b["callback_data"] for b in buttons], ["consent:yes", "consent:no"])
         self.receive(press(40011, 7302, message, buttons[0]))
-        contact = self.env["openlines.contact"].search([("channel_id", "=", self.channel.id), ("external_id", "=", "7302")])
+        contact = self.env["openlines.contact"].search(
+            [("channel_id", "=", self.channel.id), ("external_id", "=", "7302")]
+        )
         self.assertTrue(contact.consent_date)
         self.assertIn("Здравствуйте", self.client_messages(self.dialog_of("7302")).body)

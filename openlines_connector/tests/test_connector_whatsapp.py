@@ -208,7 +208,7 @@ class TestWhatsAppApi(BaseCase):
             self.conn.send(OutboundMessage(chat_id="1", text="x", buttons=[("a", "a")] * 11))
 
     def test_buttons_stay_within_the_published_limits(self):
-        long = [("Очень длинная подпись кнопки номер %d" % i, f"chatbot:{i}") for i in range(3)]
+        long = [(f"Очень длинная подпись кнопки номер {i}", f"chatbot:{i}") for i in range(3)]
         self.conn.send(OutboundMessage(chat_id="1", text="Выберите", buttons=long))
         buttons = self.wa.sent[-1]["interactive"]["action"]["buttons"]
         self.assertEqual([b["reply"]["id"] for b in buttons], ["chatbot:0", "chatbot:1", "chatbot:2"])

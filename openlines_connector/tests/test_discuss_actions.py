@@ -58,9 +58,7 @@ class DiscussActionsCase(OpenlinesCase):
 @tagged("post_install", "-at_install")
 class TestTransfer(DiscussActionsCase):
     def transfer_form(self, dialog, user):
-        wizard = Form(
-            self.env["openlines.dialog.transfer"].with_user(user).with_context(default_dialog_id=dialog.id)
-        )
+        wizard = Form(self.env["openlines.dialog.transfer"].with_user(user).with_context(default_dialog_id=dialog.id))
         return wizard
 
     def test_a_manager_transfers_from_the_wizard_and_the_client_is_told(self):
@@ -82,20 +80,26 @@ class TestTransfer(DiscussActionsCase):
         self.assertIn(self.colleague.partner_id, session.channel_member_ids.partner_id)
         self.assertNotIn(self.operator.partner_id, session.channel_member_ids.partner_id)
         self.assertIn("Постоянный клиент", session.message_ids[0].body, "the note is in the operators' notice")
-        (left,) = [p for p in self.bus_of(self.operator.partner_id, "mail.record/insert") if "close_chat_window" in str(p)]
+        (left,) = [
+            p for p in self.bus_of(self.operator.partner_id, "mail.record/insert") if "close_chat_window" in str(p)
+        ]
         self.assertEqual(left["discuss.channel"][0]["id"], session.id, "his Discuss leaves it")
         (gone,) = [p for p in self.bus_of(session, "mail.record/insert") if "channel_member_ids" in str(p)]
         self.assertEqual(gone["discuss.channel"][0]["channel_member_ids"][0][0], "DELETE", "no longer a member")
         self.send()
         texts = [call["text"] for call in self.fake.calls_of("sendMessage")]
-        self.assertEqual(texts, ["Передаём ваш вопрос: вам ответит Carl Colleague."], "the note never reaches the client")
+        self.assertEqual(
+            texts, ["Передаём ваш вопрос: вам ответит Carl Colleague."], "the note never reaches the client"
+        )
 
     def test_transfer_to_another_lines_queue_announces_it_there(self):
         dialog = self.client_writes(1601002)
         self.env["mail.presence"].search([("user_id", "=", self.outsider.id)]).unlink()
         form = self.transfer_form(dialog, self.operator)
         form.target = "line"
-        self.assertIn((str(self.other_line.id), "Second line"), self.env["openlines.dialog.transfer"]._selection_target_line())
+        self.assertIn(
+            (str(self.other_line.id), "Second line"), self.env["openlines.dialog.transfer"]._selection_target_line()
+        )
         form.target_line = str(self.other_line.id)
         form.save().action_transfer()
         self.assertEqual(dialog.line_id, self.other_line)
@@ -115,8 +119,10 @@ class TestTransfer(DiscussActionsCase):
         with self.assertRaises(UserError):
             form.save().action_transfer()
         # a colleague cannot transfer a dialog that is not his
-        wizard = self.env["openlines.dialog.transfer"].with_user(self.colleague).create(
-            {"dialog_id": dialog.id, "user_id": self.colleague.id}
+        wizard = (
+            self.env["openlines.dialog.transfer"]
+            .with_user(self.colleague)
+            .create({"dialog_id": dialog.id, "user_id": self.colleague.id})
         )
         with mute_logger("odoo.models", "odoo.addons.base.models.ir_rule"), self.assertRaises(AccessError):
             wizard.action_transfer()
@@ -156,7 +162,9 @@ class TestQueueInDiscuss(DiscussActionsCase):
             "/discuss/channel/messages", {"channel_id": session.id, "fetch_params": {"limit": 30}}
         )
         bodies = [m["body"] for m in messages["data"]["mail.message"]]
-        self.assertTrue(any("Сколько стоит доставка?" in str(b) for b in bodies), "the preview shows the client's words")
+        self.assertTrue(
+            any("Сколько стоит доставка?" in str(b) for b in bodies), "the preview shows the client's words"
+        )
 
         post = {
             "thread_model": "discuss.channel",
@@ -170,16 +178,23 @@ class TestQueueInDiscuss(DiscussActionsCase):
         # Discuss's own "Join" of a session looking for help takes the dialog
         self.make_jsonrpc_request(
             "/web/dataset/call_kw/discuss.channel/livechat_join_channel_needing_help",
-            {"model": "discuss.channel", "method": "livechat_join_channel_needing_help", "args": [[session.id]], "kwargs": {}},
+            {
+                "model": "discuss.channel",
+                "method": "livechat_join_channel_needing_help",
+                "args": [[session.id]],
+                "kwargs": {},
+            },
         )
         dialog.invalidate_recordset()
         self.assertEqual((dialog.operator_id, dialog.state), (self.colleague, "assigned"))
         self.make_jsonrpc_request("/mail/message/post", post)
         self.assertTrue(session.message_ids.filtered(lambda m: "Ответ до Take" in (m.body or "")))
-        (left,) = [
-            p for p in self.bus_of(self.operator.partner_id, "mail.record/insert") if "discuss.channel" in p
-        ][-1:]
-        self.assertEqual(left["discuss.channel"][0]["openlines_info"]["state"], "assigned", "it leaves the others' queue")
+        (left,) = [p for p in self.bus_of(self.operator.partner_id, "mail.record/insert") if "discuss.channel" in p][
+            -1:
+        ]
+        self.assertEqual(
+            left["discuss.channel"][0]["openlines_info"]["state"], "assigned", "it leaves the others' queue"
+        )
 
     def test_the_queue_is_the_users_lines_only(self):
         dialog = self.queued_dialog(1602003)
@@ -196,8 +211,10 @@ class TestQueueInDiscuss(DiscussActionsCase):
     def test_users_without_an_open_lines_role_load_discuss_without_error(self):
         """A Live Chat agent or a plain employee has no queue: Discuss loads for them (it raised AccessError)."""
         self.queued_dialog(1602004)
-        for login, groups in (("ol_da_agent", "base.group_user,im_livechat.im_livechat_group_user"),
-                              ("ol_da_employee", "base.group_user")):
+        for login, groups in (
+            ("ol_da_agent", "base.group_user,im_livechat.im_livechat_group_user"),
+            ("ol_da_employee", "base.group_user"),
+        ):
             new_test_user(self.env, login=login, groups=groups)
             self.authenticate(login, login)
             data = self.make_jsonrpc_request("/mail/data", {"fetch_params": ["/openlines/queue"]})
@@ -263,7 +280,11 @@ class TestSupervisor(DiscussActionsCase):
         self.assertFalse(self.fake.calls_of("sendMessage"), "the note is not sent to Telegram")
         self.assertFalse(self.env["openlines.message"].search([("mail_message_id", "=", message.id)]))
         self.assertFalse(
-            [p for p in self.bus_of(session, "discuss.channel/new_message") if "скидку" in json.dumps(p, ensure_ascii=False)],
+            [
+                p
+                for p in self.bus_of(session, "discuss.channel/new_message")
+                if "скидку" in json.dumps(p, ensure_ascii=False)
+            ],
             "nobody listening to the session (a site visitor) gets it",
         )
         self.assertTrue(self.bus_of(self.operator.partner_id, "discuss.channel/new_message"), "the operator gets it")

@@ -153,13 +153,15 @@ class TestFaults(OpenlinesCase):
         self.assertFalse(self.dialog_of("7401").lead_queued)
         self.assertTrue(self.dialog_of("7401").lead_id)
         self.run_cron("openlines_connector.ir_cron_openlines_leads")
-        self.assertEqual(len(self.env["crm.lead"].search([("id", "in", (dialog | self.dialog_of("7401")).lead_id.ids)])), 2)
+        self.assertEqual(
+            len(self.env["crm.lead"].search([("id", "in", (dialog | self.dialog_of("7401")).lead_id.ids)])), 2
+        )
 
     def test_the_conversation_read_at_ingest_is_the_chat_the_connector_parses(self):
         """For every fixture of every messenger: the key stored at ingest (read from the raw payload without
         calling the messenger) is the chat id the connector's parse gives, so one chat is one conversation."""
         checked = {}
-        for kind, cls in REGISTRY.items():
+        for kind in REGISTRY:
             connector = get_connector(kind, {"token": "1:t", "webhook_secret": "s", "api_base_url": _closed_port_url()})
             connector.timeout = 1
             for path in sorted((fixtures_dir() / kind).glob("*.json")):
@@ -177,7 +179,9 @@ class TestFaults(OpenlinesCase):
                     if chats:
                         self.assertEqual(conversation_of(kind, item), chats[0], f"{kind}/{path.name}")
                         checked[kind] = checked.get(kind, 0) + 1
-        self.assertGreaterEqual(set(checked), {"telegram", "viber", "whatsapp", "messenger", "instagram", "ok", "avito"})
+        self.assertGreaterEqual(
+            set(checked), {"telegram", "viber", "whatsapp", "messenger", "instagram", "ok", "avito"}
+        )
 
     @mute_logger(*QUIET)
     def test_failure_half_way_leaves_nothing_and_is_processed_next_run(self):

@@ -151,7 +151,10 @@ class TestWebhookSecretsAndVerify(OpenlinesCase):
         self.assertIn("/openlines/webhook/***", text)
         self.assertNotIn(key, text)
         self.assertNotIn("S3CRET", text)
-        self.assertEqual(redact("GET /openlines/webhook/abc?hub.verify_token=x&y=1"), "GET /openlines/webhook/***?hub.verify_token=***&y=1")
+        self.assertEqual(
+            redact("GET /openlines/webhook/abc?hub.verify_token=x&y=1"),
+            "GET /openlines/webhook/***?hub.verify_token=***&y=1",
+        )
 
     @mute_logger("odoo.addons.openlines_connector.controllers.webhook")
     def test_a_connector_that_trips_on_a_body_answers_403_never_500(self):

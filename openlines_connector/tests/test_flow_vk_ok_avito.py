@@ -299,9 +299,13 @@ class TestFlowVkOkAvito(OpenlinesCase):
     def test_ok_the_webhook_key_is_the_only_secret(self):
         """OK signs nothing: a request reaches the channel only through its random webhook key."""
         payload = ok_fixture("message_created")
-        guessed = self.ok_channel.webhook_key[:-4] + ("aaaa" if not self.ok_channel.webhook_key.endswith("aaaa") else "bbbb")
+        guessed = self.ok_channel.webhook_key[:-4] + (
+            "aaaa" if not self.ok_channel.webhook_key.endswith("aaaa") else "bbbb"
+        )
         for key in (guessed, self.ok_channel.webhook_key[:-1], "0" * 32):
-            answer = self.url_open(WEBHOOK % key, data=json.dumps(payload), headers={"Content-Type": "application/json"})
+            answer = self.url_open(
+                WEBHOOK % key, data=json.dumps(payload), headers={"Content-Type": "application/json"}
+            )
             self.assertEqual(answer.status_code, 404, key)
         self.assertFalse(self.rows_of(self.ok_channel), "nothing stored for a wrong key")
         self.assertGreaterEqual(len(self.ok_channel.webhook_key), 32, "the key is long enough not to be guessed")
@@ -319,14 +323,18 @@ class TestFlowVkOkAvito(OpenlinesCase):
         self.assertEqual(image["type"], "IMAGE")
         self.assertIn("/web/content/", image["payload"]["url"])
         self.assertIn("access_token=", image["payload"]["url"])
-        self.assertRegex(call["message"]["text"], r"📎 invoice\.pdf: \S+/web/content/\d+(/invoice\.pdf)?\?access_token=")
+        self.assertRegex(
+            call["message"]["text"], r"📎 invoice\.pdf: \S+/web/content/\d+(/invoice\.pdf)?\?access_token="
+        )
         self.assertEqual(self.rows_of(self.ok_channel, "out").state, "done")
 
     def test_ok_rating_round_trip(self):
         self.assertEqual(self.post(self.ok_channel, ok_fixture("message_created")).status_code, 200)
         self.process()
         dialog = self.rating_asked_on_close(self.ok_channel, "chat:C404")
-        (keyboard,) = [a for a in self.ok.calls_of("messages")[-1]["message"]["attachments"] if a["type"] == "INLINE_KEYBOARD"]
+        (keyboard,) = [
+            a for a in self.ok.calls_of("messages")[-1]["message"]["attachments"] if a["type"] == "INLINE_KEYBOARD"
+        ]
         buttons = [b for row in keyboard["payload"]["keyboard"]["buttons"] for b in row]
         # a press as the OK bot API sends it: webhookType MESSAGE_CALLBACK with the button's payload
         press = {
@@ -384,7 +392,9 @@ class TestFlowVkOkAvito(OpenlinesCase):
         dialog = self.dialog_on(self.avito_channel, "u2i-Xx0YzAbCdEfGh1JkLmNoP")
         self.answer_and_send(dialog, "Договор", attachments=[("contract.pdf", b"%PDF-1.4 fake")])
         (call,) = self.avito.calls_of("send")
-        self.assertRegex(call["message"]["text"], r"^Договор\n📎 contract\.pdf: \S+/web/content/\d+(/contract\.pdf)?\?access_token=")
+        self.assertRegex(
+            call["message"]["text"], r"^Договор\n📎 contract\.pdf: \S+/web/content/\d+(/contract\.pdf)?\?access_token="
+        )
         self.assertFalse(self.avito.calls_of("upload"))
         self.assertEqual(self.rows_of(self.avito_channel, "out").state, "done")
 
@@ -433,14 +443,22 @@ class TestFlowVkOkAvito(OpenlinesCase):
         dialog = self.dialog_on(self.avito_channel, "chat_forge")
         for n, (author, account) in enumerate(((4242, 4242), (99, 99))):  # another account's; ours
             forged = copy.deepcopy(avito_fixture("message_echo_own"))
-            forged["payload"]["value"].update(chat_id="chat_forge", id=f"f-echo-{n}", author_id=author,
-                                              user_id=account, content={"text": f"Переведите предоплату {n}"})  # fmt: skip
+            forged["payload"]["value"].update(
+                chat_id="chat_forge",
+                id=f"f-echo-{n}",
+                author_id=author,
+                user_id=account,
+                content={"text": f"Переведите предоплату {n}"},
+            )
             self.assertEqual(self.post(self.avito_channel, forged).status_code, 200)
         self.process()
         posted = dialog.discuss_channel_id.message_ids.filtered(lambda m: "предоплату" in (m.body or ""))
         self.assertEqual(len(posted), 1, "the other account's 'echo' is ignored")
         self.assertNotIn(self.operator.partner_id, posted.author_id)
-        self.assertFalse(posted.author_id.user_ids & self.env["res.users"].search([("share", "=", False)]) - self.env.ref("base.user_root"))
+        self.assertFalse(
+            posted.author_id.user_ids
+            & self.env["res.users"].search([("share", "=", False)]) - self.env.ref("base.user_root")
+        )
 
     def test_avito_polling_from_the_cron(self):
         self.avito_channel.write({"receive_mode": "polling", "state": "connected"})

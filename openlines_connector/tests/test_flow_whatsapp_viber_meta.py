@@ -167,8 +167,15 @@ class TestFlowWhatsAppViberMeta(OpenlinesCase):
             {
                 "title": "Shop bot",
                 "script_step_ids": [
-                    (0, 0, {"step_type": "question_selection", "message": "What do you need?",
-                            "answer_ids": [(0, 0, {"name": "Buy"}), (0, 0, {"name": "Support"})]}),
+                    (
+                        0,
+                        0,
+                        {
+                            "step_type": "question_selection",
+                            "message": "What do you need?",
+                            "answer_ids": [(0, 0, {"name": "Buy"}), (0, 0, {"name": "Support"})],
+                        },
+                    ),
                     (0, 0, {"step_type": "free_input_single", "message": "Your name, please?"}),
                 ],
             }
@@ -236,6 +243,7 @@ class TestFlowWhatsAppViberMeta(OpenlinesCase):
         item["read"]["watermark"] = int(fields.Datetime.now().timestamp() * 1000) + 60000
         self.deliver(self.ch_fb, read)
         self.assertEqual(out.delivery_status, "read")
+
     def post(self, channel, payload, signature=True):
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}

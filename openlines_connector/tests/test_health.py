@@ -122,7 +122,9 @@ class TestChannelHealth(OpenlinesCase):
 
             form = Form(self.channel.with_user(self.director))
             self.assertEqual(form.pending_count, 1)
-            self.assertFalse(form._get_modifier("oldest_pending_age", "invisible"), "the age shows while a message waits")
+            self.assertFalse(
+                form._get_modifier("oldest_pending_age", "invisible"), "the age shows while a message waits"
+            )
             self.assertEqual(form.oldest_pending_age, late["oldest_pending_age"])
             self.assertTrue(Form(idle.with_user(self.director))._get_modifier("oldest_pending_age", "invisible"))
 

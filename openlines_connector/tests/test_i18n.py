@@ -16,7 +16,6 @@ To fix a failure after adding strings::
     # translate the listed msgids in i18n/ru.po, then: python3 scripts/i18n_check.py
 """
 
-
 from collections import defaultdict
 from pathlib import Path
 

@@ -43,7 +43,13 @@ class TestQueueLimits(OpenlinesCase):
         cls.tarpit = FakeTarpit(every=0.5).start()
         cls.addClassCleanup(cls.tarpit.stop)
         cls.ok_channel = cls.env["openlines.channel"].create(
-            {"name": "OK", "line_id": cls.line.id, "channel_type": "ok", "token": cls.ok.token, "api_base_url": cls.ok.url}
+            {
+                "name": "OK",
+                "line_id": cls.line.id,
+                "channel_type": "ok",
+                "token": cls.ok.token,
+                "api_base_url": cls.ok.url,
+            }
         )
 
     def setUp(self):
@@ -134,7 +140,9 @@ class TestQueueLimits(OpenlinesCase):
     def test_flood_of_one_channel_beside_a_trickle_on_another(self):
         """150 rows of OK waiting, then one Telegram message: it is in the very next batch claimed
         (its wait is at most one batch, whatever the flood's size), and every row ends done."""
-        flood = [(f"flood-{i}", self.ok_payload(f"flood-{i}", user=f"user:{900 + i % 3}", text=f"f{i}")) for i in range(150)]
+        flood = [
+            (f"flood-{i}", self.ok_payload(f"flood-{i}", user=f"user:{900 + i % 3}", text=f"f{i}")) for i in range(150)
+        ]
         self.ok_channel._ingest(flood)
         self.post_update(self.text_update(88201, chat_id=8820, text="trickle"))
         trickle = self.rows()
@@ -176,8 +184,14 @@ class TestQueueLimits(OpenlinesCase):
     @mute_logger(*QUIET)
     def test_a_batch_stops_starting_messages_past_its_download_bytes(self):
         """Downloads stay in memory until the batch commits: past BATCH_BYTES, the rest waits for the next batch."""
-        rows = [self.post_ok(self.ok_payload(f"m-b{i}", user=f"user:{600 + i}", urls=[self.tarpit.url_of("file", f"b{i}.jpg", size=3000)]))
-                for i in range(4)]  # fmt: skip
+        rows = [
+            self.post_ok(
+                self.ok_payload(
+                    f"m-b{i}", user=f"user:{600 + i}", urls=[self.tarpit.url_of("file", f"b{i}.jpg", size=3000)]
+                )
+            )
+            for i in range(4)
+        ]
         Message = self.env["openlines.message"]
         with patch.object(openlines_message, "BATCH_BYTES", 5000):
             batch = Message._claim("in")._start_attempts()

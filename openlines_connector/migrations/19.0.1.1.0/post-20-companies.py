@@ -35,7 +35,10 @@ def _fill_companies(cr):
             WHERE m.channel_id = c.id AND l.company_id IS NOT NULL AND m.company_id IS DISTINCT FROM l.company_id"""
     )
     _logger.info(
-        "Open Lines: company of %s dialogs, %s contacts, %s log rows set from their line", dialogs, contacts, cr.rowcount
+        "Open Lines: company of %s dialogs, %s contacts, %s log rows set from their line",
+        dialogs,
+        contacts,
+        cr.rowcount,
     )
 
 
