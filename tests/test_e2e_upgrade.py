@@ -167,6 +167,12 @@ def test_the_previous_release_upgrades_in_place(old_database):
                     f"{table}.company_id filled for the rows of the previous version"
                 )
 
+    orphans = _psql(
+        db,
+        "SELECT count(*) FROM openlines_contact t JOIN res_partner p ON p.id = t.partner_id WHERE p.company_id IS NULL",
+    )
+    assert orphans == "0", "the clients' partners of the previous version get their contacts' company"
+
     supervised = _psql(
         db,
         "SELECT r.domain_force FROM ir_rule r JOIN ir_model_data d ON d.res_id = r.id "

@@ -42,6 +42,22 @@ def _fill_companies(cr):
     )
 
 
+def _fill_client_partners(cr):
+    """Client partners the previous version created had no company: each gets its contacts' company
+    (as new clients do), so that a phone writing to another company's line is not tied to it.
+    Left alone: users' partners, partners with a company, and those whose contacts span companies."""
+    cr.execute(
+        """UPDATE res_partner p SET company_id = o.company_id
+             FROM (SELECT t.partner_id, min(t.company_id) AS company_id
+                     FROM openlines_contact t
+                    WHERE t.partner_id IS NOT NULL AND t.company_id IS NOT NULL
+                 GROUP BY t.partner_id HAVING count(DISTINCT t.company_id) = 1) o
+            WHERE p.id = o.partner_id AND p.company_id IS NULL
+              AND NOT EXISTS (SELECT 1 FROM res_users u WHERE u.partner_id = p.id)"""
+    )
+    _logger.info("Open Lines: company of %s client partners set from their contacts", cr.rowcount)
+
+
 def _scrub_vk_secrets(cr):
     cr.execute(
         """SELECT m.id, m.payload, c.webhook_secret FROM openlines_message m
@@ -63,4 +79,5 @@ def migrate(cr, version):
     if not version:
         return
     _fill_companies(cr)
+    _fill_client_partners(cr)
     _scrub_vk_secrets(cr)
