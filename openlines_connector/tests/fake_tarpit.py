@@ -63,12 +63,15 @@ class _Handler(LoopbackHandler):
         self.send_header("Connection", "close")  # no Content-Length: the body ends when the socket closes
         self.end_headers()
         sent, chunk = 0, b"y" * 65536
-        while sent < size:
-            self.wfile.write(chunk[: size - sent])
-            sent += len(chunk)
-        with fake._lock:
-            fake.sent_big += sent
-        self.close_connection = True
+        try:
+            while sent < size:
+                self.wfile.write(chunk[: size - sent])
+                sent += len(chunk)
+        finally:  # also when the client hung up (what a capped download does)
+            with fake._lock:
+                fake.sent_big += sent
+                fake.big_done += 1
+            self.close_connection = True
 
     def _redirect(self, fake, params):
         self.send_response(302)
@@ -85,6 +88,7 @@ class FakeTarpit(LoopbackServer):
         self.every = every
         self.hits = collections.Counter()
         self.sent_big = 0
+        self.big_done = 0  # answers of /big finished (the client read them or hung up)
         self.calls = []
         self.stopping = threading.Event()
         self._lock = threading.RLock()
