@@ -54,7 +54,7 @@ class TestDiscussWorkTour(OpenlinesCase):
         self.send()
         self.fake.calls.clear()
 
-        self.start_tour("/odoo/discuss", "openlines_discuss_work_tour", login="ol_operator")
+        self.start_tour("/odoo/discuss", "openlines_discuss_work_tour", login="ol_operator", timeout=180)
 
         # queue preview, then Take; then closed with the line's confirmation
         self.assertEqual(queued.operator_id, self.operator)

@@ -155,6 +155,7 @@ registry.category("web_tour.tours").add("openlines_discuss_work_tour", {
         {
             content: "The conversation left the sidebar",
             trigger: `.o-mail-DiscussSidebar:not(:has(${leaving}))`,
+            timeout: 30000, // closing and leaving come back over the bus: slow on a loaded machine
         },
     ],
 });
