@@ -467,6 +467,8 @@ class VkConnector(Connector):
     # vk-api-schema messages/methods.json: messages.setActivity (type "typing", peer_id, group_id;
     # a group token may call it) and messages.markAsRead (peer_id, group_id, mark_conversation_as_read).
     typing_marks = read_marks = True
+    #: the client's typing comes in (``message_typing_state``): their message ends it
+    client_typing = True
 
     def send_typing(self, chat_id, typing=True, reply_to=""):
         if not typing:

@@ -288,6 +288,11 @@ class TestTypingAndReadMarks(OpenlinesCase):
         row = self.env["openlines.message"].search([("channel_id", "=", self.ch_vk.id)], order="id desc", limit=1)
         self.assertEqual((row.state, row.dialog_id), ("done", dialog))
         self.assertEqual(len(session.message_ids), messages, "typing is no message")
+        since = self.last_bus_id()  # VK says nothing when the client stops: their message ends the typing
+        sent = copy.deepcopy(vk_fixture("kutana_message_new_private_v5131"))
+        sent["object"]["message"].update(id=51164, conversation_message_id=46092, text="Когда доставка?")
+        self.post_vk(dict(sent, event_id="evt-typing-2"))
+        self.assertEqual(self.typing_shown(since), [(session.id, client.id, False)])
 
     def test_typing_in_an_unknown_chat_creates_nothing(self):
         contacts, dialogs = (
