@@ -56,6 +56,7 @@ EVENTS = (
     "message_allow",
     "message_deny",
     "message_typing_state",
+    "message_read",
 )
 #: error code -> seconds to wait (6 too many requests/s, 9 flood control, 10 internal error, 1 unknown)
 RETRY_CODES = {6: 2, 9: 60, 10: 30, 1: 30}
@@ -253,6 +254,20 @@ def _typing_event(obj):
     return InboundEvent("typing", text=_sid(obj.get("state")) or "typing", **_person(user_id, user_id))
 
 
+def _read_event(obj):
+    """The client read the community's messages: ``message_read``.
+
+    vk-api-schema callback/objects.json ``callback_message_read``: ``from_id`` (who read),
+    ``peer_id``, ``read_message_id`` (the last message read: the id ``messages.send`` returned)
+    and ``conversation_message_id``. Only the client's own reading of their private chat counts.
+    """
+    peer_id, from_id = _int(obj.get("peer_id")), _int(obj.get("from_id"))
+    if peer_id <= 0 or peer_id >= CHAT_PEER_MIN or from_id != peer_id:
+        return InboundEvent("ignore", note="read mark of no client's private chat")
+    message_id = _sid(obj.get("read_message_id"))
+    return InboundEvent("status", note="read", remote_message_id=message_id, **_person(peer_id, from_id))
+
+
 def _parse_one(kind, obj):
     if kind == "message_new":
         return _message_event(_message_of(obj), "message")
@@ -266,6 +281,8 @@ def _parse_one(kind, obj):
         return _allow_event(obj, kind)
     if kind == "message_typing_state":
         return _typing_event(obj)
+    if kind == "message_read":
+        return _read_event(obj)
     return InboundEvent("ignore", note=f"VK event {kind!r} is not served")
 
 

@@ -24,6 +24,7 @@ EXPECTED_KINDS = {
     "message_new_voice": "ignore",
     "vksdk_message_new_legacy_flat_chat_kick": "ignore",
     "message_typing_state": "typing",  # the client types (issue 16)
+    "message_read": "status",  # the client read the community's messages (issue 16)
 }
 
 

@@ -315,9 +315,25 @@ class TestTypingAndReadMarks(OpenlinesCase):
         )
         self.assertEqual(event.kind, "ignore")
 
-    def test_vk_subscribes_to_the_clients_typing(self):
+    def test_vk_subscribes_to_the_clients_typing_and_reading(self):
         self.ch_vk._get_connector().set_webhook("https://odoo.example/openlines/webhook/k3y", VK_SECRET)
-        self.assertEqual(self.vk.callback_settings.get("message_typing_state"), "1")
+        settings = self.vk.callback_settings
+        self.assertEqual((settings.get("message_typing_state"), settings.get("message_read")), ("1", "1"))
+
+    def test_vk_read_report_turns_the_answer_blue(self):
+        dialog = self.vk_writes()
+        self.operator_reply(dialog, "Добрый день!")
+        self.send()
+        out = self.env["openlines.message"].search([("dialog_id", "=", dialog.id), ("direction", "=", "out")])
+        message_id = out.remote_message_id.partition(":")[2]
+        read = copy.deepcopy(vk_fixture("message_read"))
+        read["object"]["read_message_id"] = int(message_id)
+        self.post_vk(read)
+        self.assertEqual(out.delivery_status, "read")
+        community = copy.deepcopy(read)  # the community reading (its admin in VK's interface) is no client's mark
+        community["object"]["from_id"] = -int(self.vk.group_id)
+        (event,) = self.ch_vk._get_connector().parse(community)
+        self.assertEqual(event.kind, "ignore")
 
     # -- Odnoklassniki and Avito -------------------------------------------------------------------
     def test_ok_typing_and_read_go_as_sender_actions(self):
