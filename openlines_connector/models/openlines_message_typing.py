@@ -40,6 +40,7 @@ class OpenlinesMessage(models.Model):
         return res
 
     def _show_client_typing(self, dialog, typing):
+        """Discuss's own typing notice, as the client's member of ``dialog``'s conversation."""
         # sudo: discuss.channel.member - the client's own member in their own session
         member = dialog.discuss_channel_id.sudo().channel_member_ids.filtered(
             lambda m: m.partner_id == dialog.partner_id
