@@ -492,6 +492,7 @@ class AppleConnector(Connector):
         return sent
 
     typing_marks = True  # typing_start / typing_end; Apple's public pages show no read receipt to send
+    client_typing = True  # the customer's typing_start comes in; no typing_end on sending: their message ends it
 
     def send_typing(self, chat_id, typing=True, reply_to=""):
         """Show (or stop showing) the business typing in the customer's Messages."""

@@ -273,6 +273,15 @@ class AvitoConnector(Connector):
             raise
         return sent
 
+    # -- read marks -----------------------------------------------------------------------
+    # developers.avito.ru, Messenger API, chatRead: POST /messenger/v1/accounts/{user_id}/chats/{chat_id}/read,
+    # no body, answered {"ok": true}: the chat's messages are read. The API has no typing indicator to send,
+    # and its webhook (v3, "message" only) reports neither the client's typing nor their reading.
+    read_marks = True
+
+    def mark_read(self, chat_id, message_id=""):
+        return self._request("POST", f"{self._account()}/chats/{chat_id}/read")
+
     # -- polling --------------------------------------------------------------------------
     def poll(self, offset):
         """Read the unread chats, for an Odoo Avito cannot reach; ``offset``: the newest ``created`` seen.
@@ -297,7 +306,7 @@ class AvitoConnector(Connector):
                 value = dict(message, chat_id=chat_id, user_id=int(self.user_id), item_id=context.get("id"))
                 payload = {"type": "message", "value": {k: v for k, v in value.items() if v is not None}}
                 payloads.append({"id": f"poll-{message.get('id')}", "version": "v3.0.0", "payload": payload})
-            self._request("POST", f"{self._account()}/chats/{chat_id}/read")
+            self.mark_read(chat_id)
         payloads.sort(key=lambda p: p["payload"]["value"].get("created") or 0)
         return payloads, str(newest) if newest else offset
 

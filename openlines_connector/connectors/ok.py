@@ -265,6 +265,25 @@ class OkConnector(Connector):
             result = self._request("POST", path, {"recipient": {"chat_id": chat_id}, "message": content})
         return f"{chat_id}:{_sid((result or {}).get('message_id'))}"
 
+    # -- typing and read marks ------------------------------------------------------------
+    # apiok/documentation docs/method/en/graph.user/graph.user.messages/post.md, "Current user state":
+    # POST /graph/me/messages/chat:ID with {"recipient": {"chat_id": ...}, "sender_action": ...}, where
+    # "mark_seen" marks all messages as seen and "typing_on" shows typing (also sending_photo/video/audio).
+    # No "typing off" is documented (the indicator ends with the answer), nor any typing or read event
+    # sent to the group's webhook (graph.user.subscribe: MESSAGE_CREATED, MESSAGE_CALLBACK, CHAT_SYSTEM).
+    typing_marks = read_marks = True
+
+    def _sender_action(self, chat_id, action):
+        chat_id = self._chat(chat_id)
+        body = {"recipient": {"chat_id": chat_id}, "sender_action": action}
+        return self._request("POST", f"/graph/me/messages/{chat_id}", body)
+
+    def send_typing(self, chat_id, typing=True, reply_to=""):
+        return self._sender_action(chat_id, "typing_on") if typing else False
+
+    def mark_read(self, chat_id, message_id=""):
+        return self._sender_action(chat_id, "mark_seen")  # the whole chat: what the operator opened
+
     # -- account ------------------------------------------------------------------------
     def set_webhook(self, url, secret):
         result = self._request("POST", "/graph/me/subscribe", {"url": url})

@@ -46,7 +46,18 @@ WEBHOOK_PATH = "/openlines/webhook/"
 #: and 10 buttons in all (dev.vk.com, bots keyboard); labels of 40 characters, payloads of 255
 KEYBOARD_ROWS, KEYBOARD_ROW_BUTTONS, KEYBOARD_BUTTONS = 6, 5, 10
 LABEL_MAX, PAYLOAD_MAX = 40, 255
-EVENTS = ("message_new", "message_reply", "message_edit", "message_event", "message_allow", "message_deny")
+#: what the Callback API server and Bots Long Poll are subscribed to (groups.setCallbackSettings and
+#: groups.setLongPollSettings take one boolean per event: vk-api-schema groups/methods.json, 5.199)
+EVENTS = (
+    "message_new",
+    "message_reply",
+    "message_edit",
+    "message_event",
+    "message_allow",
+    "message_deny",
+    "message_typing_state",
+    "message_read",
+)
 #: error code -> seconds to wait (6 too many requests/s, 9 flood control, 10 internal error, 1 unknown)
 RETRY_CODES = {6: 2, 9: 60, 10: 30, 1: 30}
 #: the client does not accept messages from the community: give up and mark the contact
@@ -230,6 +241,33 @@ def _allow_event(obj, kind):
     return InboundEvent("ignore", note="the client allowed messages from the community", **person)
 
 
+def _typing_event(obj):
+    """The client types to the community: ``message_typing_state``.
+
+    vk-api-schema callback/objects.json ``callback_message_typing_state``: ``from_id`` (who types),
+    ``to_id`` (the community, negative) and ``state``; dev.vk.com's community events show
+    ``"state": "typing"``. VK sends no "stopped": Discuss drops the indicator by itself.
+    """
+    user_id = _int(obj.get("from_id"))
+    if user_id <= 0 or user_id >= CHAT_PEER_MIN or _int(obj.get("to_id")) >= CHAT_PEER_MIN:
+        return InboundEvent("ignore", note=f"typing state: {CHATS_NOTE}")
+    return InboundEvent("typing", text=_sid(obj.get("state")) or "typing", **_person(user_id, user_id))
+
+
+def _read_event(obj):
+    """The client read the community's messages: ``message_read``.
+
+    vk-api-schema callback/objects.json ``callback_message_read``: ``from_id`` (who read),
+    ``peer_id``, ``read_message_id`` (the last message read: the id ``messages.send`` returned)
+    and ``conversation_message_id``. Only the client's own reading of their private chat counts.
+    """
+    peer_id, from_id = _int(obj.get("peer_id")), _int(obj.get("from_id"))
+    if peer_id <= 0 or peer_id >= CHAT_PEER_MIN or from_id != peer_id:
+        return InboundEvent("ignore", note="read mark of no client's private chat")
+    message_id = _sid(obj.get("read_message_id"))
+    return InboundEvent("status", note="read", remote_message_id=message_id, **_person(peer_id, from_id))
+
+
 def _parse_one(kind, obj):
     if kind == "message_new":
         return _message_event(_message_of(obj), "message")
@@ -241,6 +279,10 @@ def _parse_one(kind, obj):
         return _button_event(obj)
     if kind in ("message_allow", "message_deny"):
         return _allow_event(obj, kind)
+    if kind == "message_typing_state":
+        return _typing_event(obj)
+    if kind == "message_read":
+        return _read_event(obj)
     return InboundEvent("ignore", note=f"VK event {kind!r} is not served")
 
 
@@ -327,7 +369,7 @@ class VkConnector(Connector):
     def verify(self, headers, body, query):
         try:
             payload = json.loads(body)
-        except (ValueError, TypeError, RecursionError):  # RecursionError: absurdly nested JSON
+        except (ValueError, TypeError):  # too deep a body raises on: the webhook's guard refuses it (403)
             return False
         if not isinstance(payload, dict):
             return False
@@ -442,6 +484,8 @@ class VkConnector(Connector):
     # vk-api-schema messages/methods.json: messages.setActivity (type "typing", peer_id, group_id;
     # a group token may call it) and messages.markAsRead (peer_id, group_id, mark_conversation_as_read).
     typing_marks = read_marks = True
+    #: the client's typing comes in (``message_typing_state``): their message ends it
+    client_typing = True
 
     def send_typing(self, chat_id, typing=True, reply_to=""):
         if not typing:

@@ -43,6 +43,7 @@ from . import (
     openlines_dialog_discuss,
 )  # working in Discuss (issue 16)
 from . import openlines_signal, discuss_channel_member  # typing and read marks (issue 16)
+from . import openlines_message_typing  # the client's typing shown in Discuss, every messenger (issue 16)
 from . import (
     rating_rating,
     openlines_dialog_search,

@@ -4,8 +4,8 @@ from odoo import models
 class OpenlinesMessage(models.Model):
     """Events Apple Messages for Business brought first; any connector may emit them.
 
-    ``typing`` (``text`` = ``start`` / ``end``): the client types, shown in the
-    dialog's Discuss session as the client's typing indicator.  ``closed``: the
+    (``typing``, which Apple brought first too, is the messengers' common path:
+    ``openlines_message_typing.py``.)  ``closed``: the
     client ended the conversation (Apple's ``close``; they may have deleted
     it): the operator is told and the dialog closes without sending the
     closing text or the rating request to someone who left.
@@ -17,19 +17,6 @@ class OpenlinesMessage(models.Model):
         return self.env["openlines.contact"].search(
             [("channel_id", "=", self.channel_id.id), ("external_id", "=", event.chat_id)], limit=1
         )
-
-    def _on_typing(self, connector, event):
-        contact = self._client_contact(event)
-        dialog = contact.dialog_ids.filtered(lambda d: d.state != "closed")[:1]
-        if not dialog:
-            return None  # nobody to show it to: nothing to record either
-        # sudo: discuss.channel.member - the client's own member in their own session
-        member = dialog.discuss_channel_id.sudo().channel_member_ids.filtered(
-            lambda m: m.partner_id == dialog.partner_id
-        )
-        member._notify_typing(event.text != "end")
-        self.dialog_id = dialog
-        return None
 
     def _on_closed(self, connector, event):
         contact = self._client_contact(event)

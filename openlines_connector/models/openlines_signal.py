@@ -6,7 +6,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..connectors.base import REGISTRY, ConnectorError
-from ..tools import wake_cron
+from ..tools import notify_after_commit, trigger_sql
 
 _logger = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ class OpenlinesSignal(models.Model):
     """What the client should see of the operator: "typing…" and read marks (issue 16).
 
     One row per dialog, written by the operator's requests with a single
-    upsert (no lock on the dialog, no call to a messenger) and sent by the
+    statement (:meth:`_request_for_members`: no lock on the dialog, no call
+    to a messenger, no ORM read) and sent by the
     sending cron before the messages. Locking: the cron claims due rows
     ``FOR UPDATE SKIP LOCKED``, clears them and commits *before* calling the
     messenger, so an operator's request never waits for a messenger; a
@@ -48,41 +49,69 @@ class OpenlinesSignal(models.Model):
 
     # -- requests (the operator's HTTP request: one statement, no messenger) -------------------
     @api.model
-    def _request(self, dialog, typing=False, read_upto=0):
-        """Ask the cron to show "typing…" and/or mark the client's messages read up to ``read_upto``."""
-        connector = REGISTRY.get(dialog.channel_id.channel_type)
-        typing = typing and connector is not None and connector.typing_marks
-        read_upto = read_upto if connector is not None and connector.read_marks else 0
-        if not (typing or read_upto) or dialog.state == "closed":
+    def _request_for_members(self, members, typing=False, read=False):
+        """Ask the cron to show "typing…" and/or mark the client's messages read, for ``members``.
+
+        ``members``: ``discuss.channel.member`` rows of the operator's request (Discuss's typing or
+        mark-as-read route); ``read``: up to each member's ``seen_message_id``. One statement does
+        it all, on the operator's path: it finds each member's messenger dialog (an open dialog's
+        livechat session, the member an internal user who is not the client), keeps what that
+        dialog's messenger can show (:attr:`~..connectors.base.Connector.typing_marks`,
+        ``read_marks``), upserts the dialog's row and, when a row changed, adds the sending cron's
+        trigger. Return whether a row changed.
+        """
+        asked = [(m.id, (m.seen_message_id.id or 0) if read else 0) for m in members]
+        if not asked or not (typing or any(upto for _m, upto in asked)):
             return False
         now = fields.Datetime.now()
         rows = self.env.execute_query(
             SQL(
-                """INSERT INTO openlines_signal AS s (dialog_id, typing_due, typing_at, read_upto, read_done,
-                                                    create_uid, create_date, write_uid, write_date)
-                   VALUES (%(dialog)s, %(typing)s, %(at)s, %(upto)s, 0, %(uid)s, %(now)s, %(uid)s, %(now)s)
-                   ON CONFLICT (dialog_id) DO UPDATE
-                      SET typing_due = s.typing_due OR (EXCLUDED.typing_due AND %(may_type)s),
-                          typing_at = CASE WHEN EXCLUDED.typing_due AND NOT s.typing_due AND %(may_type)s
-                                           THEN EXCLUDED.typing_at ELSE s.typing_at END,
-                          read_upto = GREATEST(s.read_upto, EXCLUDED.read_upto),
-                          write_date = EXCLUDED.write_date
-                    WHERE (EXCLUDED.typing_due AND NOT s.typing_due AND %(may_type)s)
-                       OR EXCLUDED.read_upto > GREATEST(s.read_upto, s.read_done)
-                RETURNING s.id""",
-                dialog=dialog.id,
+                """WITH asked (member_id, upto) AS (VALUES %(asked)s),
+                   wanted AS (
+                       SELECT DISTINCT ON (d.id) d.id AS dialog_id,
+                              %(typing)s AND oc.channel_type = ANY(%(typing_types)s) AS typing,
+                              CASE WHEN oc.channel_type = ANY(%(read_types)s) THEN a.upto ELSE 0 END AS upto
+                         FROM asked a
+                         JOIN discuss_channel_member m ON m.id = a.member_id
+                         JOIN discuss_channel c ON c.id = m.channel_id AND c.channel_type = 'livechat'
+                         JOIN openlines_dialog d ON d.id = c.openlines_dialog_id AND d.state != 'closed'
+                         JOIN openlines_channel oc ON oc.id = d.channel_id
+                        WHERE m.partner_id IS DISTINCT FROM d.partner_id
+                          AND EXISTS (SELECT 1 FROM res_users u
+                                       WHERE u.partner_id = m.partner_id AND u.active AND NOT u.share)
+                     ORDER BY d.id, a.upto DESC),
+                   up AS (
+                       INSERT INTO openlines_signal AS s (dialog_id, typing_due, typing_at, read_upto, read_done,
+                                                          create_uid, create_date, write_uid, write_date)
+                       SELECT dialog_id, typing, CASE WHEN typing THEN %(now)s::timestamp END, upto, 0,
+                              %(uid)s, %(now)s, %(uid)s, %(now)s
+                         FROM wanted WHERE typing OR upto > 0
+                       ON CONFLICT (dialog_id) DO UPDATE
+                          SET typing_due = s.typing_due OR (EXCLUDED.typing_due AND %(may_type)s),
+                              typing_at = CASE WHEN EXCLUDED.typing_due AND NOT s.typing_due AND %(may_type)s
+                                               THEN EXCLUDED.typing_at ELSE s.typing_at END,
+                              read_upto = GREATEST(s.read_upto, EXCLUDED.read_upto),
+                              write_date = EXCLUDED.write_date
+                        WHERE (EXCLUDED.typing_due AND NOT s.typing_due AND %(may_type)s)
+                           OR EXCLUDED.read_upto > GREATEST(s.read_upto, s.read_done)
+                    RETURNING s.id)
+                INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
+                %(trigger)s WHERE EXISTS (SELECT 1 FROM up)
+                RETURNING id""",
+                asked=SQL(", ").join(SQL("(%s, %s)", member_id, upto) for member_id, upto in asked),
                 typing=bool(typing),
-                at=now if typing else None,
-                upto=read_upto,
-                uid=self.env.uid,
+                typing_types=SQL("%s::varchar[]", [t for t, cls in REGISTRY.items() if cls.typing_marks]),
+                read_types=SQL("%s::varchar[]", [t for t, cls in REGISTRY.items() if cls.read_marks]),
                 now=now,
+                uid=self.env.uid,
                 may_type=SQL(
                     "(s.typing_sent_at IS NULL OR s.typing_sent_at <= %s)", now - timedelta(seconds=TYPING_EVERY)
                 ),
+                trigger=trigger_sql(self.env, SEND_CRON),
             )
         )
         if rows:
-            wake_cron(self.env, SEND_CRON)
+            notify_after_commit(self.env)
         return bool(rows)
 
     # -- the cron ----------------------------------------------------------------------------

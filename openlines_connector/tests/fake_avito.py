@@ -54,6 +54,7 @@ class FakeAvito(FakeServer):
         self.subscriptions = []
         self.items = {}  # chat id -> {"title", "url"}
         self.unread = {}  # chat id -> [message dicts], for polling
+        self.read_marks = []  # chat ids marked read (chatRead)
         self._ids = itertools.count(1)
 
     load_fixture = staticmethod(load_fixture)
@@ -67,7 +68,8 @@ class FakeAvito(FakeServer):
             self.tokens.clear()
 
     def method_name(self, http_method, path):
-        return next((name for pattern, name in _ROUTES if re.match(pattern, path)), path)
+        name = next((name for pattern, name in _ROUTES if re.match(pattern, path)), path)
+        return f"{http_method} {name}" if name == "read" and http_method != "POST" else name  # chatRead is a POST
 
     def route(self, name, path, params, headers):
         if name == "token":
@@ -145,7 +147,12 @@ class FakeAvito(FakeServer):
         return 200, list(self.unread.get(path.rstrip("/").split("/")[-2], []))
 
     def _m_read(self, path, params):
-        self.unread[path.split("/")[-2]] = []
+        """chatRead (developers.avito.ru Messenger API): ``POST .../chats/{chat_id}/read``, no parameters."""
+        if params:
+            return 400, {"error": {"code": 400, "message": f"bad request: unexpected {sorted(params)}"}}
+        chat_id = path.split("/")[-2]
+        self.unread[chat_id] = []
+        self.read_marks.append(chat_id)
         return 200, {"ok": True}
 
     def _m_self(self, path, params):

@@ -19,6 +19,9 @@ ATTACHMENT_TYPES = {
 }  # fmt: skip
 #: "specify image URL, but only 1 such image can be present in request" (same pages)
 MAX_URL_IMAGES = 1
+#: graph.user.messages "Current user state" (apiok/documentation docs/method/en/graph.user/graph.user.messages/
+#: post.md): the values of ``sender_action``, sent with a ``recipient`` and nothing else
+SENDER_ACTIONS = {"mark_seen", "typing_on", "sending_photo", "sending_video", "sending_audio"}
 #: at most 5 attachments in one message (issue 13's reading of the OK bot API; NOT verified, see docs/channels/ok.md)
 MAX_ATTACHMENTS = 5
 
@@ -64,6 +67,7 @@ class FakeOK(FakeServer):
         super().__init__()
         self.token = token
         self.subscriptions = []
+        self.sender_actions = []  # the accepted {"chat_id", "sender_action"}
         self._ids = itertools.count(1)
 
     load_fixture = staticmethod(load_fixture)
@@ -89,6 +93,8 @@ class FakeOK(FakeServer):
             chat_id = path[len("/graph/me/messages/") :]
             if not chat_id.startswith("chat:") or (params.get("recipient") or {}).get("chat_id") != chat_id:
                 return 200, {"error_code": 100, "error_msg": "PARAM : Invalid chat_id"}
+            if "sender_action" in params:
+                return self._sender_action(chat_id, params)
             if refused := refused_message(params.get("message")):
                 return 200, {"error_code": 100, "error_msg": f"PARAM : {refused}"}
             return 200, {"chat_id": chat_id, "message_id": f"mid:{chat_id[5:]}.{next(self._ids):x}"}
@@ -109,3 +115,13 @@ class FakeOK(FakeServer):
         if name == "info":
             return 200, {"user_id": "user:404", "name": "Test group bot"}
         return 404, {"error_code": 3, "error_msg": "METHOD : Method does not exist"}
+
+    def _sender_action(self, chat_id, params):
+        """A state of the group in the chat: a documented ``sender_action``, with no message beside it."""
+        action = params["sender_action"]
+        if action not in SENDER_ACTIONS:
+            return 200, {"error_code": 100, "error_msg": f"PARAM : Invalid sender_action {action!r}"}
+        if "message" in params:
+            return 200, {"error_code": 100, "error_msg": "PARAM : sender_action is sent without a message"}
+        self.sender_actions.append({"chat_id": chat_id, "sender_action": action})
+        return 200, {"success": True}
