@@ -122,6 +122,21 @@ class OpenlinesCase(HttpCase):
     def client_messages(self, dialog):
         return dialog.discuss_channel_id.message_ids.filtered(lambda m: m.author_id == dialog.partner_id).sorted("id")
 
+    def shop_bot(self):
+        """Put a two-step chatbot on the line: a question offering Buy / Support, then "Your name, please?"."""
+        script = self.env["chatbot.script"].create(
+            {
+                "title": "Shop bot",
+                "script_step_ids": [
+                    (0, 0, {"step_type": "question_selection", "message": "What do you need?",
+                            "answer_ids": [(0, 0, {"name": "Buy"}), (0, 0, {"name": "Support"})]}),
+                    (0, 0, {"step_type": "free_input_single", "message": "Your name, please?"}),
+                ],
+            }
+        )  # fmt: skip
+        self.line.chatbot_script_id = script
+        return script
+
     def operator_reply(self, dialog, text, attachments=None, user=None):
         user = user or self.operator
         return dialog.discuss_channel_id.with_user(user).message_post(

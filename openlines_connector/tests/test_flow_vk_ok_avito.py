@@ -97,17 +97,7 @@ class TestFlowVkOkAvito(OpenlinesCase):
 
     def chatbot_line(self):
         """A chatbot on the line whose question offers Buy / Support; returns the next step's text."""
-        script = self.env["chatbot.script"].create(
-            {
-                "title": "Shop bot",
-                "script_step_ids": [
-                    (0, 0, {"step_type": "question_selection", "message": "What do you need?",
-                            "answer_ids": [(0, 0, {"name": "Buy"}), (0, 0, {"name": "Support"})]}),
-                    (0, 0, {"step_type": "free_input_single", "message": "Your name, please?"}),
-                ],
-            }
-        )  # fmt: skip
-        self.line.chatbot_script_id = script
+        self.shop_bot()
         return "Your name, please?"
 
     def assert_rated(self, dialog, value):
