@@ -300,13 +300,14 @@ class OpenlinesDialog(models.Model):
         if not self.env.su:
             self.check_access("write")
 
-    def _check_new_operator(self, user, line):
-        """``user`` may get a dialog of ``line``: an active internal operator of the line, or a
-        director of it (who supervises it, or it names no supervisors), in the dialog's company."""
+    def _may_get(self, user, line):
+        """May ``user`` get this dialog in ``line``: an active internal operator of the line, or a
+        director of it (who supervises it, or it names no supervisors), in the dialog's company.
+        The one rule of transfers: checked on every transfer, and the transfer form offers no one else."""
         self.ensure_one()
         user = user.sudo()  # sudo: res.users - the checks read the target user's groups and companies
         line = line.sudo()  # sudo: openlines.line - and the line's operators and supervisors
-        allowed = (
+        return bool(
             user.active
             and not user.share
             and user.has_group(MANAGER)
@@ -317,7 +318,11 @@ class OpenlinesDialog(models.Model):
                 or (user.has_group(DIRECTOR) and (not line.supervisor_ids or user in line.supervisor_ids))
             )
         )
-        if not allowed:
+
+    def _check_new_operator(self, user, line):
+        """Refuse a transfer to someone :meth:`_may_get` refuses."""
+        self.ensure_one()
+        if not self._may_get(user, line):
             raise UserError(
                 self.env._(
                     "%(user)s cannot get dialogs of the line %(line)s: only its active operators and directors can.",

@@ -47,7 +47,7 @@ class OpenlinesDialogTransfer(models.TransientModel):
             # sudo: openlines.line - the line's operators and supervisors, whatever the caller may read
             line = dialog.line_id.sudo()
             users = (line.user_ids | line.supervisor_ids).filtered(
-                lambda u, dialog=dialog: u.active and not u.share and dialog.company_id in u.company_ids
+                lambda u, dialog=dialog: dialog._may_get(u, dialog.line_id)  # the rule the transfer checks
             )
             wizard.allowed_user_ids = users - dialog.sudo().operator_id
 

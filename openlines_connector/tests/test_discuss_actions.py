@@ -61,6 +61,21 @@ class TestTransfer(DiscussActionsCase):
         wizard = Form(self.env["openlines.dialog.transfer"].with_user(user).with_context(default_dialog_id=dialog.id))
         return wizard
 
+    def test_the_form_offers_only_whom_the_transfer_accepts(self):
+        """One rule: a line operator without the Open Lines role (he cannot get dialogs) is not offered,
+        and a transfer to him is refused."""
+        dialog = self.client_writes(1601009, "Вопрос")
+        manager_group = self.env.ref("openlines_connector.group_openlines_manager")
+        plain = new_test_user(self.env, login="plain_employee_tr", groups="base.group_user")
+        self.line.sudo().user_ids = [(4, plain.id)]
+        self.assertIn(plain, self.line.user_ids)
+        self.assertNotIn(manager_group, plain.all_group_ids)
+        form = self.transfer_form(dialog, self.operator)
+        self.assertIn(self.colleague, form.allowed_user_ids)
+        self.assertNotIn(plain, form.allowed_user_ids)
+        with self.assertRaises(UserError):
+            dialog.with_user(self.operator).action_transfer(user_id=plain.id)
+
     def test_a_manager_transfers_from_the_wizard_and_the_client_is_told(self):
         self.line.transfer_message = "Передаём ваш вопрос: вам ответит {operator}."
         dialog = self.client_writes(1601001, "Хочу вернуть заказ")
