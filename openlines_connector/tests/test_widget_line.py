@@ -230,29 +230,90 @@ class TestWidgetLine(RoutingCase):
         self.env.invalidate_all()
         self.assertEqual((telegram.first_response_time, site.first_response_time), (180.0, 180.0))
 
+    # -- the chatbot ------------------------------------------------------------------------
+    def make_script(self, title, *steps):
+        return self.env["chatbot.script"].create(
+            {"title": title, "script_step_ids": [(0, 0, {"step_type": kind, "message": text}) for kind, text in steps]}
+        )
+
+    def add_rule(self, script=None):
+        """A rule of the line's live-chat channel (every page), naming ``script`` as its chatbot."""
+        return self.env["im_livechat.channel.rule"].create(
+            {"channel_id": self.line.livechat_channel_id.id, "chatbot_script_id": script.id if script else False}
+        )
+
+    def widget_rule_chatbot(self):
+        """The chatbot the widget is told of when it loads (``/mail/data`` ``init_livechat``), if any."""
+        init = self.make_jsonrpc_request(
+            "/mail/data", {"fetch_params": [["init_livechat", self.line.livechat_channel_id.id]]}
+        )
+        rules = {rule["id"]: rule for rule in init.get("im_livechat.channel.rule", [])}
+        return rules[init["Store"]["livechat_rule"]]["chatbot_script_id"]
+
+    def visitor_opens_with_hint(self, script):
+        """The visitor opens the widget as its frontend does, passing the rule's chatbot as a hint."""
+        self.opener.cookies.clear()
+        data = self.make_jsonrpc_request(
+            "/im_livechat/get_session",
+            {"channel_id": self.line.livechat_channel_id.id, "chatbot_script_id": script.id},
+        )
+        self.env.invalidate_all()
+        return self.env["discuss.channel"].browse(data["channel_id"])
+
+    def session_bot(self, session):
+        return session.channel_member_ids.filtered(lambda m: m.livechat_member_type == "bot").chatbot_script_id
+
+    def test_the_line_chatbot_greets_the_visitor_and_the_telegram_client(self):
+        """The line's chatbot answers the widget as it answers Telegram, whatever the channel's rule names."""
+        script = self.make_script(
+            "Line bot",
+            ("text", "Hello, I am the line's bot."),
+            ("free_input_single", "What is your question?"),
+            ("forward_operator", "Connecting you with an operator."),
+        )
+        rule_bot = self.make_script("Rule bot", ("text", "Hello, I am the rule's bot."))
+        self.line.chatbot_script_id = script
+        self.add_rule(rule_bot)
+        self.assertEqual(self.widget_rule_chatbot(), script.id, "the widget is told of the line's chatbot")
+        telegram = self.client_writes(1001)
+        self.assertEqual(telegram.state, "bot")
+        self.assertEqual(self.session_bot(telegram.discuss_channel_id), script)
+        self.assertEqual(self.telegram_reads(), ["Hello, I am the line's bot.", "What is your question?"])
+        for session in (self.visitor_opens(), self.visitor_opens_with_hint(rule_bot)):
+            self.assertEqual(self.session_bot(session), script, "the line's chatbot, not the rule's")
+            self.assertEqual(session.livechat_operator_id, script.operator_partner_id)
+            self.assertEqual(session.openlines_dialog_id.state, "bot")
+            texts = session.message_ids.filtered(lambda m: m.author_id == script.operator_partner_id).mapped("body")
+            self.assertTrue(any("the line's bot" in text for text in texts), texts)
+            self.assertFalse(any("the rule's bot" in text for text in texts), texts)
+
+    def test_a_line_without_chatbot_starts_no_rule_chatbot(self):
+        """No chatbot on the line: the rule's chatbot does not talk; the visitor goes to the line's operator."""
+        self.line.distribution_mode = "strict"
+        self.set_order(self.operator, self.op2, self.op3)
+        rule_bot = self.make_script("Rule bot", ("text", "Hello, I am the rule's bot."))
+        self.add_rule(rule_bot)
+        self.assertFalse(self.widget_rule_chatbot(), "the widget is told of no chatbot")
+        session = self.visitor_opens_with_hint(rule_bot)
+        self.assertFalse(self.session_bot(session))
+        self.assertEqual(session.livechat_operator_id, self.operator.partner_id)
+        self.assertEqual(session.openlines_dialog_id.operator_id, self.operator)
+        self.assertFalse(session.message_ids.filtered(lambda m: m.author_id == rule_bot.operator_partner_id))
+        self.assertEqual(self.client_writes(1002).operator_id, self.operator, "as a Telegram client")
+
     def test_the_widget_chatbot_hands_over_to_the_line_and_its_time_is_apart(self):
-        """im_livechat's chatbot on the widget (a rule of the channel): its texts are no answers, its forward step
-        gives the visitor to the line's operator, the first response is counted from the hand-over."""
+        """The line's chatbot on the widget: its texts are no answers, its forward step gives the visitor to the
+        line's operator, the first response is counted from the hand-over."""
         self.line.write({"kpi_first_response_limit": 10, "distribution_mode": "strict"})
         self.set_order(self.op3, self.operator)
-        script = self.env["chatbot.script"].create(
-            {
-                "title": "Site bot",
-                "script_step_ids": [
-                    (0, 0, {"step_type": "free_input_single", "message": "What is your question?"}),
-                    (0, 0, {"step_type": "forward_operator", "message": "Connecting you with an operator."}),
-                ],
-            }
+        self.line.chatbot_script_id = self.make_script(
+            "Site bot",
+            ("free_input_single", "What is your question?"),
+            ("forward_operator", "Connecting you with an operator."),
         )
-        livechat_channel = self.line.livechat_channel_id
-        self.env["im_livechat.channel.rule"].create({"channel_id": livechat_channel.id, "chatbot_script_id": script.id})
         t0 = datetime(2026, 3, 2, 10, 0)
-        self.opener.cookies.clear()
         with freeze_all_time(t0):
-            data = self.make_jsonrpc_request(
-                "/im_livechat/get_session", {"channel_id": livechat_channel.id, "chatbot_script_id": script.id}
-            )
-        session = self.env["discuss.channel"].browse(data["channel_id"])
+            session = self.visitor_opens()
         dialog = session.openlines_dialog_id
         self.assertEqual((dialog.state, dialog.operator_id.id), ("bot", False))
         with freeze_all_time(t0 + timedelta(minutes=2)):
