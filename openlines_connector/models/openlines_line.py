@@ -109,6 +109,13 @@ class OpenlinesLine(models.Model):
         default=lambda self: self.env._("We are closed now: we will answer as soon as we open."),
         help="Sent to a client who writes outside the working hours. Empty: no message.",
     )
+    unavailable_message = fields.Text(
+        "Not available text",
+        translate=True,
+        default=lambda self: self.env._("Sorry, we no longer answer here."),
+        help="Sent to a client who writes to a channel of this line once the line is archived (unless the line "
+        "sends its off-hours dialogs to another line, which then takes them). Empty: the off-hours message.",
+    )
     off_hours_action = fields.Selection(
         [("queue", "Keep in the queue"), ("line", "Send to another line")],
         string="Off hours",

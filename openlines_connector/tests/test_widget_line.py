@@ -58,6 +58,10 @@ class TestWidgetLine(RoutingCase):
         self.env.invalidate_all()
         return livechat_channel.get_livechat_info()["available"], init["Store"]["livechat_available"]
 
+    def widget_sessions(self):
+        livechat_channel = self.line.livechat_channel_id
+        return self.env["discuss.channel"].search_count([("livechat_channel_id", "=", livechat_channel.id)])
+
     # -- operators ---------------------------------------------------------------------------
     def test_a_line_staffed_by_managers_answers_its_widget(self):
         """The line's operators are the widget's agents without the Live Chat group, also after losing it."""
@@ -334,14 +338,26 @@ class TestWidgetLine(RoutingCase):
 
     # -- an archived line ---------------------------------------------------------------------
     def test_an_archived_line_takes_nothing_in(self):
+        self.assertEqual(self.widget_offered(), (True, True))
+        self.assertTrue(self.visitor_opens())
         self.line.action_archive()
         self.assertEqual(self.widget_offered(), (False, False), "the widget is hidden")
+        sessions = self.widget_sessions()
         self.assertFalse(self.visitor_opens(), "and opens no session")
+        self.assertEqual(self.widget_sessions(), sessions)
         telegram = self.client_writes(991)
         self.assertEqual((telegram.state, telegram.operator_id.id), ("queued", False))
-        self.assertIn("We are closed now", self.telegram_reads()[-1])
+        self.assertEqual(self.telegram_reads(), ["Sorry, we no longer answer here."], "the line's not-available text")
         self.env["openlines.dialog"]._cron_route()
         self.assertFalse(telegram.operator_id, "nobody gets dialogs of an archived line")
+
+    def test_an_archived_line_without_its_text_answers_with_the_off_hours_text(self):
+        self.line.write({"unavailable_message": "Мы переехали: пишите @new_shop_bot.", "active": False})
+        self.client_writes(994)
+        self.assertEqual(self.telegram_reads(), ["Мы переехали: пишите @new_shop_bot."])
+        self.line.unavailable_message = False
+        self.client_writes(997)
+        self.assertIn("We are closed now", self.telegram_reads()[-1], "an empty text: the off-hours one")
 
     def test_an_archived_line_sends_to_the_line_it_names(self):
         other = self.env["openlines.line"].create({"name": "Night line", "user_ids": [(6, 0, self.op2.ids)]})
