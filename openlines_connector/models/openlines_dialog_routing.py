@@ -131,20 +131,25 @@ class OpenlinesDialog(models.Model):
                 dialog._post_auto_reply(text.replace("{position}", str(dialog._queue_position())))
 
     def _queue_position(self):
-        """The dialog's place among the line's queued dialogs that no operator was offered."""
+        """The dialog's place among the line's queued dialogs that no operator was offered.
+
+        One count in SQL of the earlier queued dialogs whose session has no agent but OdooBot (who
+        holds a queued session): the members of the queued sessions are not read.
+        """
         self.ensure_one()
-        waiting = self.search([("line_id", "=", self.line_id.id), ("state", "=", "queued"), ("id", "<=", self.id)])
-        root = self.env.ref("base.partner_root")  # OdooBot holds a queued session: it offers nothing
-        # sudo: discuss.channel.member - whether operators were offered each queued session
-        offered = waiting.filtered(
-            lambda d: (
-                d != self
-                and d.discuss_channel_id.sudo().channel_member_ids.filtered(
-                    lambda m: m.livechat_member_type == "agent" and m.partner_id != root
-                )
-            )
+        root = self.env.ref("base.partner_root")
+        # ``livechat_member_type`` is stored on the member's history: searched there
+        offered = Domain("livechat_member_history_ids", "any", Domain("livechat_member_type", "=", "agent")) & Domain(
+            "partner_id", "!=", root.id
         )
-        return len(waiting - offered)
+        # sudo: openlines.dialog, discuss.channel.member - the place counts every queued dialog of the line
+        earlier = self.sudo().search_count(
+            Domain("line_id", "=", self.line_id.id)
+            & Domain("state", "=", "queued")
+            & Domain("id", "<", self.id)
+            & Domain("discuss_channel_id.channel_member_ids", "not any", offered)
+        )
+        return earlier + 1
 
     def _offer(self, users):
         """Make ``users`` members of the session: each sees it; the first to take or answer gets it.

@@ -120,6 +120,24 @@ class TestWidgetLine(RoutingCase):
         self.assertEqual(telegram.operator_id, self.operator)
         self.assertFalse(site.operator_id, "at his limit again")
 
+    def test_the_queue_position_is_one_count(self):
+        """The place in the queue is one query however long the queue, counting dialogs offered to nobody."""
+        self.line.write({"max_dialogs_per_operator": 1, "distribution_mode": "strict"})
+        self.offline(self.op2, self.op3)
+        self.assertEqual(self.client_writes(1101).operator_id, self.operator)
+        queued = [self.client_writes(chat_id) for chat_id in range(1102, 1108)]
+        self.assertEqual([d.state for d in queued], ["queued"] * 6)
+        queued[1]._offer(self.op2)  # offered to an operator: no longer waiting in the queue
+        session = self.visitor_opens()
+        site = self.visitor_says(session, "Я в очереди?")
+        self.assertIn("number 6 in the queue", self.visitor_reads(session)[-1], "7 queued before, one offered")
+        self.env.ref("base.partner_root")
+        self.env.flush_all()
+        self.env.invalidate_all()
+        with self.assertQueryCount(3):  # OdooBot (env.ref checks it exists), the dialog's line, the count
+            self.assertEqual(site._queue_position(), 6)
+        self.assertEqual([d._queue_position() for d in queued], [1, 2, 2, 3, 4, 5])
+
     def test_off_hours_side_by_side(self):
         self.line.resource_calendar_id = self.env.ref("resource.resource_calendar_std")
         with freeze_all_time(SUNDAY):
