@@ -239,18 +239,31 @@ class TestWidgetLine(RoutingCase):
         self.assertIn("Диалог закрыт.", self.visitor_reads(session)[-1])
 
     def test_kpis_side_by_side(self):
-        self.line.kpi_first_response_limit = 10
-        t0 = datetime(2026, 3, 2, 10, 0)
-        with freeze_all_time(t0):
-            telegram = self.client_writes(981)
+        """The widget's figures follow the line's KPI rules as Telegram's: the limit in working time only,
+        counted from the visitor's first message (not from opening the widget), the weekend left out."""
+        calendar = self.env["resource.calendar"].create({"name": "Office", "tz": "UTC"})  # Mon-Fri 8-12, 13-17
+        self.line.write(
+            {"kpi_first_response_limit": 10, "kpi_working_hours_only": True, "resource_calendar_id": calendar.id}
+        )
+        friday = datetime(2026, 3, 6, 16, 50)
+        with freeze_all_time(friday):
             session = self.visitor_opens()
+        with freeze_all_time(friday + timedelta(minutes=5)):
+            telegram = self.client_writes(981)
             site = self.visitor_says(session, "Вопрос")
+        monday = datetime(2026, 3, 9, 8, 3)
         for dialog in (telegram, site):
-            self.assertEqual(dialog.kpi_deadline, t0 + timedelta(minutes=10))
-            with freeze_all_time(t0 + timedelta(minutes=3)):
+            self.assertEqual(dialog.kpi_waiting_since, friday + timedelta(minutes=5))
+            self.assertEqual(dialog.kpi_deadline, datetime(2026, 3, 9, 8, 5), "5 minutes on Friday, 5 on Monday")
+            with freeze_all_time(monday):
                 self.operator_reply(dialog, "Ответ", user=dialog.operator_id)
         self.env.invalidate_all()
-        self.assertEqual((telegram.first_response_time, site.first_response_time), (180.0, 180.0))
+        for dialog in (telegram, site):
+            self.assertEqual(
+                (dialog.first_response_time, dialog.kpi_response_count, dialog.is_late),
+                (480.0, 1, False),
+                f"{dialog.source}: 5 working minutes on Friday and 3 on Monday, in time",
+            )
 
     # -- the chatbot ------------------------------------------------------------------------
     def make_script(self, title, *steps):
