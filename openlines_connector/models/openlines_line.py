@@ -161,8 +161,9 @@ class OpenlinesLine(models.Model):
     )
     rating_request = fields.Boolean(
         "Ask for a rating",
-        help="When a messenger dialog closes, the client is asked to rate it (buttons 1 to 5, "
-        "or a reply 1-5, 👍 or 👎); the rating goes to Odoo's live-chat ratings.",
+        help="When a dialog closes, the client is asked to rate it: in a messenger by buttons 1 to 5 (or a reply "
+        "1-5, 👍 or 👎), on the site by the widget's rating form, which is not shown otherwise; the rating goes to "
+        "Odoo's live-chat ratings.",
     )
     rating_message = fields.Text(
         "Rating request",

@@ -27,7 +27,22 @@ class TestWidgetLine(RoutingCase):
         self.opener.cookies.clear()  # a new visitor: no guest of an earlier one
         data = self.make_jsonrpc_request("/im_livechat/get_session", {"channel_id": self.line.livechat_channel_id.id})
         self.env.invalidate_all()
+        self.widget_store = data["store_data"] if data else {}
         return self.env["discuss.channel"].browse(data["channel_id"] if data else [])
+
+    def widget_asks_rating(self, session):
+        """Whether the widget shows its rating form when the chat ends, as the session's data tells it."""
+        (channel,) = [c for c in self.widget_store["discuss.channel"] if c["id"] == session.id]
+        return channel["openlines_rating_request"]
+
+    def visitor_leaves_and_rates(self, session, rate, reason):
+        """The visitor ends the chat and sends the rating form: the rating's id, False when refused."""
+        self.make_jsonrpc_request("/im_livechat/visitor_leave_session", {"channel_id": session.id})
+        rating = self.make_jsonrpc_request(
+            "/im_livechat/feedback", {"channel_id": session.id, "rate": rate, "reason": reason}
+        )
+        self.env.invalidate_all()
+        return rating
 
     def visitor_says(self, session, text):
         self.make_jsonrpc_request(
@@ -165,6 +180,42 @@ class TestWidgetLine(RoutingCase):
         (telegram | site).action_close()
         self.assertEqual(self.telegram_reads()[-1], "Спасибо, до свидания!")
         self.assertIn("Спасибо, до свидания!", self.visitor_reads(session)[-1])
+
+    def test_no_rating_asked_when_the_line_asks_none(self):
+        """Rating off: neither the Telegram client nor the site visitor is asked; the widget's form takes nothing."""
+        self.assertFalse(self.line.rating_request)
+        telegram = self.client_writes(1201)
+        session = self.visitor_opens()
+        self.assertIs(self.widget_asks_rating(session), False, "the widget shows no rating form")
+        site = self.visitor_says(session, "Спасибо, всё понятно")
+        telegram.action_close()
+        self.assertFalse(any("rate" in text for text in self.telegram_reads()))
+        self.assertFalse(self.visitor_leaves_and_rates(session, 5, "Отлично"), "a rating sent anyway is refused")
+        self.assertEqual(site.state, "closed")
+        self.assertFalse(
+            self.env["rating.rating"]
+            .sudo()
+            .search([("res_model", "=", "discuss.channel"), ("res_id", "=", session.id)])
+        )
+        for dialog in (telegram, site):
+            self.assertEqual((dialog.rating_requested, dialog.rating_value), (False, 0))
+
+    def test_the_rating_reaches_the_dialog_side_by_side(self):
+        """Rating on: both are asked when the dialog ends; the visitor's stars and comment reach the dialog."""
+        self.line.rating_request = True
+        telegram = self.client_writes(1211)
+        session = self.visitor_opens()
+        self.assertIs(self.widget_asks_rating(session), True)
+        site = self.visitor_says(session, "Где мой заказ?")
+        telegram.action_close()
+        self.assertIn("Please rate our answers", self.telegram_reads()[-1])
+        self.client_writes(1211, "4")
+        rating = self.visitor_leaves_and_rates(session, 5, "Быстро ответили")
+        self.assertTrue(rating)
+        self.assertEqual(self.env["rating.rating"].sudo().browse(rating).res_id, session.id)
+        self.assertEqual((telegram.rating_requested, telegram.rating_value), (True, 4))
+        self.assertEqual((site.state, site.rating_requested, site.rating_value), ("closed", True, 5))
+        self.assertEqual(site.rating_comment, "Быстро ответили")
 
     def test_pass_to_next_side_by_side(self):
         self.line.write({"distribution_mode": "strict", "answer_timeout": 5})
