@@ -165,11 +165,6 @@ class ImLivechatChannelRule(models.Model):
         line = self.channel_id._openlines_line()
         return line._chatbot_script() if line else self.chatbot_script_id
 
-    def _is_bot_configured(self):
-        if not self:
-            return super()._is_bot_configured()
-        return bool(self._openlines_chatbot())
-
     def _to_store_defaults(self, target):
         return [
             Store.One("chatbot_script_id", value=lambda rule: rule._openlines_chatbot())

@@ -39,7 +39,7 @@ class OpenlinesDialog(models.Model):
                 dialog.greeting_pending = True  # the line's welcome follows the visitor's first message
                 dialog._start_answer_clock()
             elif session.channel_member_ids.filtered(lambda m: m.livechat_member_type == "bot"):
-                dialog._kpi_bot_started()  # im_livechat's chatbot talks first (the channel's rules)
+                dialog._kpi_bot_started()  # the line's chatbot talks first (``im_livechat_channel.py``)
             elif dialog.line_id.consent_required:
                 dialog.write({"state": "bot"})  # nobody is offered the dialog before the visitor agrees
             else:
