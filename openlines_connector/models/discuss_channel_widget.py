@@ -43,11 +43,8 @@ class DiscussChannel(models.Model):
         return dialog.line_id.rating_request if dialog else True
 
     def _to_store_defaults(self, target):
-        fields = super()._to_store_defaults(target)
-        if target.is_internal(self.env):
-            return fields  # operators are not asked for a rating: their Discuss loads nothing more
         return [
-            *fields,
+            *super()._to_store_defaults(target),
             Store.Attr(
                 "openlines_rating_request",
                 lambda channel: channel._openlines_rating_request(),
