@@ -42,9 +42,19 @@ who answers from Discuss, and is tied to the client's partner in CRM.
     "assets": {
         "web.assets_backend": [
             "openlines_connector/static/src/**/*",
+            ("remove", "openlines_connector/static/src/widget/**/*"),
+        ],
+        # the site widget (issue 16): its rating form follows the line
+        "im_livechat.assets_embed_core": [
+            "openlines_connector/static/src/widget/**/*",
         ],
         "web.assets_tests": [
             "openlines_connector/static/tests/tours/**/*",
+            ("remove", "openlines_connector/static/tests/tours/support/**/*"),
+        ],
+        # tours of the site widget, loaded by im_livechat's support page in test mode
+        "im_livechat.assets_livechat_support_tours": [
+            "openlines_connector/static/tests/tours/support/*",
         ],
     },
     "application": True,

@@ -1,5 +1,6 @@
-from odoo.http import request
+from odoo.http import request, route
 
+from odoo.addons.im_livechat.controllers.main import LivechatController
 from odoo.addons.im_livechat.controllers.webclient import WebClient
 
 
@@ -35,3 +36,16 @@ class OpenlinesWidgetWebClient(WebClient):
             .match_rule(livechat_channel.id, request.httprequest.headers.get("Referer"), country)
         )
         store.add_global_values(livechat_available=rule.action != "hide_button" and line._widget_open())
+
+
+class OpenlinesWidgetLivechat(LivechatController):
+    """A session of a line that does not ask for a rating takes none (its widget shows no rating form)."""
+
+    @route()
+    def feedback(self, channel_id, rate, reason=None, **kwargs):
+        # sudo: discuss.channel - only whether the session's line asks for a rating; the visitor's
+        # access to the session is checked by im_livechat as usual
+        session = request.env["discuss.channel"].sudo().search([("id", "=", channel_id)])
+        if session and not session._openlines_rating_request():
+            return False
+        return super().feedback(channel_id, rate, reason=reason, **kwargs)

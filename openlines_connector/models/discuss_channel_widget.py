@@ -1,5 +1,8 @@
 from odoo import models
 
+from odoo.addons.im_livechat.models.discuss_channel import is_livechat_channel
+from odoo.addons.mail.tools.discuss import Store
+
 
 class DiscussChannel(models.Model):
     """im_livechat's chatbot in a site session of a line (issue 16).
@@ -7,7 +10,10 @@ class DiscussChannel(models.Model):
     - its texts are the line's, not an operator's answer: they neither answer the visitor nor
       stop a response-time clock (``openlines_auto_reply``, read by ``discuss_channel.py``);
     - its forward step hands the dialog to the line's routing (``openlines_dialog_widget.py``): the
-      operator it found (picked by the line, ``im_livechat_channel.py``), else the line's queue.
+      operator it found (picked by the line, ``im_livechat_channel.py``), else the line's queue;
+    - the visitor is asked for a rating when the chat ends only when the line says "Ask for a rating"
+      (``openlines_rating_request``, read by the widget's feedback panel; the feedback route refuses
+      a rating otherwise, ``controllers/widget.py``).
     """
 
     _inherit = "discuss.channel"
@@ -27,3 +33,21 @@ class DiscussChannel(models.Model):
         if dialog and not dialog.channel_id and dialog.state == "bot":
             dialog._site_bot_forwarded()
         return res
+
+    def _openlines_rating_request(self):
+        """Whether the visitor is asked to rate this session: its line says so (im_livechat's other
+        channels always ask)."""
+        self.ensure_one()
+        # sudo: openlines.dialog, openlines.line - the line's setting, whoever reads the session
+        dialog = self.sudo().openlines_dialog_id
+        return dialog.line_id.rating_request if dialog else True
+
+    def _to_store_defaults(self, target):
+        return [
+            *super()._to_store_defaults(target),
+            Store.Attr(
+                "openlines_rating_request",
+                lambda channel: channel._openlines_rating_request(),
+                predicate=is_livechat_channel,
+            ),
+        ]

@@ -1,6 +1,8 @@
 from odoo import models
 from odoo.exceptions import AccessError
 
+from odoo.addons.mail.tools.discuss import Store
+
 from .openlines_guard import ADMIN
 
 #: ``operator_model`` of a site session that nobody took yet: the line's queue holds it
@@ -17,6 +19,9 @@ class ImLivechatChannel(models.Model):
       hours, time off, presence), through im_livechat's own hooks :meth:`_get_operator` and
       :meth:`_get_available_operators_by_livechat_channel`, so the chatbot's forward step follows
       the line too.
+    - **The chatbot is the line's** (:meth:`_get_operator_info`): a visitor meets the line's
+      ``chatbot_script_id``, the script its messenger clients meet; the channel's rules decide only
+      where and how the button shows, their own chatbot is never started (``ImLivechatChannelRule``).
     - **Nobody available, off hours, consent**: the visitor still gets a session, held by the
       line's queue (:meth:`_get_operator_info`, :meth:`_get_livechat_discuss_channel_vals`), as a
       messenger client does; the line's texts follow its first message (``openlines.dialog``).
@@ -100,14 +105,25 @@ class ImLivechatChannel(models.Model):
             return dict(queue, operator_partner=self.env["res.partner"])  # no session at all
         if line.consent_required:
             return queue  # nothing reaches an operator, nor the chatbot, before the visitor agrees
+        if script := line._chatbot_script():
+            return self._openlines_chatbot_info(script)
         info = super()._get_operator_info(
             lang=lang,
             country_id=country_id,
             previous_operator_id=previous_operator_id,
-            chatbot_script_id=chatbot_script_id,
+            chatbot_script_id=None,  # a rule's chatbot (the widget's hint) never talks for a line
             **kwargs,
         )
         return info if info["operator_partner"] else queue
+
+    def _openlines_chatbot_info(self, script):
+        """The operator info of a session the line's chatbot opens, as im_livechat builds it for a rule's."""
+        return {
+            "agent": self.env["res.users"],
+            "chatbot_script": script.with_context(lang=self.env["chatbot.script"]._get_chatbot_language()),
+            "operator_partner": script.operator_partner_id,
+            "operator_model": "chatbot.script",
+        }
 
     def _get_livechat_discuss_channel_vals(
         self, /, *, chatbot_script=None, agent=None, operator_partner, operator_model, **kwargs
@@ -134,3 +150,25 @@ class ImLivechatChannel(models.Model):
         if line:
             return line._widget_open()
         return super()._is_livechat_available()
+
+
+class ImLivechatChannelRule(models.Model):
+    """On a line's channel a rule says where and how the button shows (pages, countries, pop-up);
+    the chatbot is the line's, whatever the rule names: the widget is told the line's script
+    (:meth:`_to_store_defaults`) and the session opens with it (``im_livechat.channel``)."""
+
+    _inherit = "im_livechat.channel.rule"
+
+    def _openlines_chatbot(self):
+        """The chatbot a visitor meets under this rule: the line's on a line's channel (or none)."""
+        self.ensure_one()
+        line = self.channel_id._openlines_line()
+        return line._chatbot_script() if line else self.chatbot_script_id
+
+    def _to_store_defaults(self, target):
+        return [
+            Store.One("chatbot_script_id", value=lambda rule: rule._openlines_chatbot())
+            if isinstance(field, Store.One) and field.field_name == "chatbot_script_id"
+            else field
+            for field in super()._to_store_defaults(target)
+        ]

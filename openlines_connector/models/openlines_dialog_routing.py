@@ -58,13 +58,13 @@ class OpenlinesDialog(models.Model):
     def _greet(self):
         """After a new dialog's first message: welcome, and the queue or off-hours texts.
 
-        An archived line takes nothing in: its new dialogs get the off-hours answer (and go to the
-        off-hours line when it names one), whatever the hour.
+        An archived line takes nothing in: its new dialogs get the line's "not available" text (the
+        off-hours one when it is empty) and go to the off-hours line when it names one, whatever the hour.
         """
         self.ensure_one()
         line = self.line_id
         if not line.active:
-            self._off_hours()
+            self._unavailable()
             return
         if welcome := line._client_text("welcome_message"):
             self._post_auto_reply(welcome)
@@ -75,18 +75,34 @@ class OpenlinesDialog(models.Model):
         else:
             self._enter_queue()
 
-    def _off_hours(self):
-        """A dialog started outside the working hours: tell the client, queue it or hand it on."""
+    def _off_hours(self, text=None):
+        """A dialog started outside the working hours: tell the client (``text``, by default the line's
+        off-hours message), queue it or hand it on."""
         self.ensure_one()
         line = self.line_id
-        if text := line._client_text("off_hours_message"):
+        if text is None:
+            text = line._client_text("off_hours_message")
+        if text:
             self._post_auto_reply(text)
-        if line.off_hours_action == "line" and line.off_hours_line_id.active:
-            self.action_transfer(line_id=line.off_hours_line_id.id)
+        if next_line := self._off_hours_line():
+            self.action_transfer(line_id=next_line.id)
             if self.state == "queued":
                 self._assign_queued()
         else:
             self._enter_queue(tell_position=False)
+
+    def _unavailable(self):
+        """A new dialog of an archived line: the line it names for off hours takes it, as off hours;
+        otherwise the client reads the line's "not available" text (its off-hours text when empty)."""
+        self.ensure_one()
+        text = None if self._off_hours_line() else (self.line_id._client_text("unavailable_message") or None)
+        self._off_hours(text)
+
+    def _off_hours_line(self):
+        """The active line this dialog's line sends its off-hours dialogs to, if any."""
+        line = self.line_id
+        forwards = line.off_hours_action == "line" and line.off_hours_line_id.active
+        return line.off_hours_line_id if forwards else line.browse()
 
     def _start_answer_clock(self):
         now = fields.Datetime.now()
@@ -115,20 +131,25 @@ class OpenlinesDialog(models.Model):
                 dialog._post_auto_reply(text.replace("{position}", str(dialog._queue_position())))
 
     def _queue_position(self):
-        """The dialog's place among the line's queued dialogs that no operator was offered."""
+        """The dialog's place among the line's queued dialogs that no operator was offered.
+
+        One count in SQL of the earlier queued dialogs whose session has no agent but OdooBot (who
+        holds a queued session): the members of the queued sessions are not read.
+        """
         self.ensure_one()
-        waiting = self.search([("line_id", "=", self.line_id.id), ("state", "=", "queued"), ("id", "<=", self.id)])
-        root = self.env.ref("base.partner_root")  # OdooBot holds a queued session: it offers nothing
-        # sudo: discuss.channel.member - whether operators were offered each queued session
-        offered = waiting.filtered(
-            lambda d: (
-                d != self
-                and d.discuss_channel_id.sudo().channel_member_ids.filtered(
-                    lambda m: m.livechat_member_type == "agent" and m.partner_id != root
-                )
-            )
+        root = self.env.ref("base.partner_root")
+        # ``livechat_member_type`` is stored on the member's history: searched there
+        offered = Domain("livechat_member_history_ids", "any", Domain("livechat_member_type", "=", "agent")) & Domain(
+            "partner_id", "!=", root.id
         )
-        return len(waiting - offered)
+        # sudo: openlines.dialog, discuss.channel.member - the place counts every queued dialog of the line
+        earlier = self.sudo().search_count(
+            Domain("line_id", "=", self.line_id.id)
+            & Domain("state", "=", "queued")
+            & Domain("id", "<", self.id)
+            & Domain("discuss_channel_id.channel_member_ids", "not any", offered)
+        )
+        return earlier + 1
 
     def _offer(self, users):
         """Make ``users`` members of the session: each sees it; the first to take or answer gets it.

@@ -13,8 +13,9 @@ class OpenlinesDialog(models.Model):
     im_livechat opens the session (``im_livechat.channel`` picks the operator by the line's
     routing, or leaves the session to the line's queue); here the dialog then lives by the line:
     the clock to pass it on, the welcome / queue / off-hours texts after the visitor's first
-    message, the consent step before anything reaches an operator, and the hand-over of a
-    chatbot (im_livechat's forward step, ``discuss_channel_widget.py``) to the line's routing.
+    message, the consent step before anything reaches an operator, the hand-over of a chatbot
+    (im_livechat's forward step, ``discuss_channel_widget.py``) to the line's routing, and the
+    rating form when the chat ends only if the line asks for a rating.
     """
 
     _inherit = "openlines.dialog"
@@ -38,12 +39,21 @@ class OpenlinesDialog(models.Model):
                 dialog.greeting_pending = True  # the line's welcome follows the visitor's first message
                 dialog._start_answer_clock()
             elif session.channel_member_ids.filtered(lambda m: m.livechat_member_type == "bot"):
-                dialog._kpi_bot_started()  # im_livechat's chatbot talks first (the channel's rules)
+                dialog._kpi_bot_started()  # the line's chatbot talks first (``im_livechat_channel.py``)
             elif dialog.line_id.consent_required:
                 dialog.write({"state": "bot"})  # nobody is offered the dialog before the visitor agrees
             else:
                 dialog.write({"state": "queued", "greeting_pending": True})
         return dialogs
+
+    # -- the chat ends ------------------------------------------------------------------------
+    def _mark_closed(self):
+        """A site visitor whose line asks for a rating is shown the widget's rating form when the chat
+        ends (``discuss_channel_widget.py``): the dialog is marked as asked, as a messenger's is."""
+        asking = self.filtered(lambda d: d.state != "closed" and not d.channel_id and d.line_id.rating_request)
+        res = super()._mark_closed()
+        asking.write({"rating_requested": True})
+        return res
 
     # -- the visitor writes -------------------------------------------------------------------
     def _on_client_message(self):

@@ -109,6 +109,13 @@ class OpenlinesLine(models.Model):
         default=lambda self: self.env._("We are closed now: we will answer as soon as we open."),
         help="Sent to a client who writes outside the working hours. Empty: no message.",
     )
+    unavailable_message = fields.Text(
+        "Not available text",
+        translate=True,
+        default=lambda self: self.env._("Sorry, we no longer answer here."),
+        help="Sent to a client who writes to a channel of this line once the line is archived (unless the line "
+        "sends its off-hours dialogs to another line, which then takes them). Empty: the off-hours message.",
+    )
     off_hours_action = fields.Selection(
         [("queue", "Keep in the queue"), ("line", "Send to another line")],
         string="Off hours",
@@ -154,8 +161,9 @@ class OpenlinesLine(models.Model):
     )
     rating_request = fields.Boolean(
         "Ask for a rating",
-        help="When a messenger dialog closes, the client is asked to rate it (buttons 1 to 5, "
-        "or a reply 1-5, 👍 or 👎); the rating goes to Odoo's live-chat ratings.",
+        help="When a dialog closes, the client is asked to rate it: in a messenger by buttons 1 to 5 (or a reply "
+        "1-5, 👍 or 👎), on the site by the widget's rating form, which is not shown otherwise; the rating goes to "
+        "Odoo's live-chat ratings.",
     )
     rating_message = fields.Text(
         "Rating request",

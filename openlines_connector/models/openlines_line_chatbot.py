@@ -2,11 +2,12 @@ from odoo import fields, models
 
 
 class OpenlinesLine(models.Model):
-    """A line can answer its messenger clients with an im_livechat chatbot script first.
+    """A line can answer its clients with an im_livechat chatbot script first.
 
-    The script is set on the line itself: im_livechat's channel rules pick a
-    script by page URL and country, which a messenger chat does not have.
-    The site widget keeps using the live-chat channel's own rules.
+    The script is set on the line itself, for messenger clients and site visitors alike: a
+    visitor of the line's widget meets the same script as a Telegram client of the line, and a
+    line without a script starts none on its widget either (``im_livechat_channel.py``: the live-chat
+    channel's rules still choose the pages and countries the button shows on, not the chatbot).
     """
 
     _inherit = "openlines.line"
@@ -16,8 +17,9 @@ class OpenlinesLine(models.Model):
         string="Chatbot",
         domain=[("script_step_ids", "!=", False)],
         ondelete="set null",
-        help="New messenger dialogs are answered by this chatbot script first; its "
-        '"Forward to operator" step, or its end, hands the dialog to the operators.',
+        help="New dialogs, from messengers and from the site widget, are answered by this chatbot script first; "
+        'its "Forward to operator" step, or its end, hands the dialog to the operators. '
+        "The chatbots of the live-chat channel's rules are not used for a line.",
     )
 
     def _chatbot_script(self):

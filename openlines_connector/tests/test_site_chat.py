@@ -1,6 +1,11 @@
-from odoo.tests import tagged
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.tests import get_db_name, tagged
 
 from .common import OpenlinesCase
+
+#: what the support page of a live-chat channel loads in a test (im_livechat's ``support_page``)
+WIDGET_BUNDLES = ("im_livechat.assets_embed_external", "im_livechat.assets_livechat_support_tours")
 
 
 @tagged("post_install", "-at_install")
@@ -47,3 +52,41 @@ class TestSiteChat(OpenlinesCase):
         other = self.env["im_livechat.channel"].create({"name": "Not a line", "user_ids": [(6, 0, self.operator.ids)]})
         data = self.make_jsonrpc_request("/im_livechat/get_session", {"channel_id": other.id})
         self.assertFalse(self.env["discuss.channel"].browse(data["channel_id"]).openlines_dialog_id)
+
+
+@tagged("post_install", "-at_install")
+class TestSiteChatTour(OpenlinesCase):
+    """The widget in a real browser (im_livechat's support page of the line's channel): its
+    end-of-chat panel asks for a rating only when the line does."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._pregenerate_widget_assets()
+        super().setUpClass()
+
+    @classmethod
+    def _pregenerate_widget_assets(cls):
+        """Build the widget's bundles once, committed, before the test transaction (as ``test_tour.py``
+        does for the web client): compiled inside the test cursor they make the widget's RPCs time out."""
+        with Registry(get_db_name()).cursor() as cr:
+            qweb = api.Environment(cr, SUPERUSER_ID, {})["ir.qweb"]
+            for bundle in WIDGET_BUNDLES:
+                qweb._get_asset_bundle(bundle, css=False, js=True).js()
+            qweb._get_asset_bundle(WIDGET_BUNDLES[0], css=True, js=False).css()
+
+    def visitor_chats(self, tour):
+        """A visitor chats in the widget and ends the chat (``tour``); return the dialog."""
+        self.start_tour(f"/im_livechat/support/{self.line.livechat_channel_id.id}", tour)
+        return self.env["openlines.dialog"].search([("line_id", "=", self.line.id), ("source", "=", "site")])
+
+    def test_no_rating_form_when_the_line_asks_none(self):
+        dialog = self.visitor_chats("openlines_widget_no_rating")
+        self.assertEqual(len(dialog), 1)
+        self.assertEqual((dialog.state, dialog.rating_requested, dialog.rating_value), ("closed", False, 0))
+
+    def test_the_rating_form_reaches_the_dialog(self):
+        self.line.rating_request = True
+        dialog = self.visitor_chats("openlines_widget_rating")
+        self.assertEqual(len(dialog), 1)
+        self.assertEqual((dialog.state, dialog.rating_requested), ("closed", True))
+        self.assertEqual((dialog.rating_value, dialog.rating_comment), (5, "Быстро ответили"))

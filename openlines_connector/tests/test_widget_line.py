@@ -27,7 +27,22 @@ class TestWidgetLine(RoutingCase):
         self.opener.cookies.clear()  # a new visitor: no guest of an earlier one
         data = self.make_jsonrpc_request("/im_livechat/get_session", {"channel_id": self.line.livechat_channel_id.id})
         self.env.invalidate_all()
+        self.widget_store = data["store_data"] if data else {}
         return self.env["discuss.channel"].browse(data["channel_id"] if data else [])
+
+    def widget_asks_rating(self, session):
+        """Whether the widget shows its rating form when the chat ends, as the session's data tells it."""
+        (channel,) = [c for c in self.widget_store["discuss.channel"] if c["id"] == session.id]
+        return channel["openlines_rating_request"]
+
+    def visitor_leaves_and_rates(self, session, rate, reason):
+        """The visitor ends the chat and sends the rating form: the rating's id, False when refused."""
+        self.make_jsonrpc_request("/im_livechat/visitor_leave_session", {"channel_id": session.id})
+        rating = self.make_jsonrpc_request(
+            "/im_livechat/feedback", {"channel_id": session.id, "rate": rate, "reason": reason}
+        )
+        self.env.invalidate_all()
+        return rating
 
     def visitor_says(self, session, text):
         self.make_jsonrpc_request(
@@ -57,6 +72,10 @@ class TestWidgetLine(RoutingCase):
         init = self.make_jsonrpc_request("/mail/data", {"fetch_params": [["init_livechat", livechat_channel.id]]})
         self.env.invalidate_all()
         return livechat_channel.get_livechat_info()["available"], init["Store"]["livechat_available"]
+
+    def widget_sessions(self):
+        livechat_channel = self.line.livechat_channel_id
+        return self.env["discuss.channel"].search_count([("livechat_channel_id", "=", livechat_channel.id)])
 
     # -- operators ---------------------------------------------------------------------------
     def test_a_line_staffed_by_managers_answers_its_widget(self):
@@ -116,6 +135,24 @@ class TestWidgetLine(RoutingCase):
         self.assertEqual(telegram.operator_id, self.operator)
         self.assertFalse(site.operator_id, "at his limit again")
 
+    def test_the_queue_position_is_one_count(self):
+        """The place in the queue is one query however long the queue, counting dialogs offered to nobody."""
+        self.line.write({"max_dialogs_per_operator": 1, "distribution_mode": "strict"})
+        self.offline(self.op2, self.op3)
+        self.assertEqual(self.client_writes(1101).operator_id, self.operator)
+        queued = [self.client_writes(chat_id) for chat_id in range(1102, 1108)]
+        self.assertEqual([d.state for d in queued], ["queued"] * 6)
+        queued[1]._offer(self.op2)  # offered to an operator: no longer waiting in the queue
+        session = self.visitor_opens()
+        site = self.visitor_says(session, "Я в очереди?")
+        self.assertIn("number 6 in the queue", self.visitor_reads(session)[-1], "7 queued before, one offered")
+        self.env.ref("base.partner_root")
+        self.env.flush_all()
+        self.env.invalidate_all()
+        with self.assertQueryCount(3):  # OdooBot (env.ref checks it exists), the dialog's line, the count
+            self.assertEqual(site._queue_position(), 6)
+        self.assertEqual([d._queue_position() for d in queued], [1, 2, 2, 3, 4, 5])
+
     def test_off_hours_side_by_side(self):
         self.line.resource_calendar_id = self.env.ref("resource.resource_calendar_std")
         with freeze_all_time(SUNDAY):
@@ -143,6 +180,42 @@ class TestWidgetLine(RoutingCase):
         (telegram | site).action_close()
         self.assertEqual(self.telegram_reads()[-1], "Спасибо, до свидания!")
         self.assertIn("Спасибо, до свидания!", self.visitor_reads(session)[-1])
+
+    def test_no_rating_asked_when_the_line_asks_none(self):
+        """Rating off: neither the Telegram client nor the site visitor is asked; the widget's form takes nothing."""
+        self.assertFalse(self.line.rating_request)
+        telegram = self.client_writes(1201)
+        session = self.visitor_opens()
+        self.assertIs(self.widget_asks_rating(session), False, "the widget shows no rating form")
+        site = self.visitor_says(session, "Спасибо, всё понятно")
+        telegram.action_close()
+        self.assertFalse(any("rate" in text for text in self.telegram_reads()))
+        self.assertFalse(self.visitor_leaves_and_rates(session, 5, "Отлично"), "a rating sent anyway is refused")
+        self.assertEqual(site.state, "closed")
+        self.assertFalse(
+            self.env["rating.rating"]
+            .sudo()
+            .search([("res_model", "=", "discuss.channel"), ("res_id", "=", session.id)])
+        )
+        for dialog in (telegram, site):
+            self.assertEqual((dialog.rating_requested, dialog.rating_value), (False, 0))
+
+    def test_the_rating_reaches_the_dialog_side_by_side(self):
+        """Rating on: both are asked when the dialog ends; the visitor's stars and comment reach the dialog."""
+        self.line.rating_request = True
+        telegram = self.client_writes(1211)
+        session = self.visitor_opens()
+        self.assertIs(self.widget_asks_rating(session), True)
+        site = self.visitor_says(session, "Где мой заказ?")
+        telegram.action_close()
+        self.assertIn("Please rate our answers", self.telegram_reads()[-1])
+        self.client_writes(1211, "4")
+        rating = self.visitor_leaves_and_rates(session, 5, "Быстро ответили")
+        self.assertTrue(rating)
+        self.assertEqual(self.env["rating.rating"].sudo().browse(rating).res_id, session.id)
+        self.assertEqual((telegram.rating_requested, telegram.rating_value), (True, 4))
+        self.assertEqual((site.state, site.rating_requested, site.rating_value), ("closed", True, 5))
+        self.assertEqual(site.rating_comment, "Быстро ответили")
 
     def test_pass_to_next_side_by_side(self):
         self.line.write({"distribution_mode": "strict", "answer_timeout": 5})
@@ -217,42 +290,116 @@ class TestWidgetLine(RoutingCase):
         self.assertIn("Диалог закрыт.", self.visitor_reads(session)[-1])
 
     def test_kpis_side_by_side(self):
-        self.line.kpi_first_response_limit = 10
-        t0 = datetime(2026, 3, 2, 10, 0)
-        with freeze_all_time(t0):
-            telegram = self.client_writes(981)
+        """The widget's figures follow the line's KPI rules as Telegram's: the limit in working time only,
+        counted from the visitor's first message (not from opening the widget), the weekend left out."""
+        calendar = self.env["resource.calendar"].create({"name": "Office", "tz": "UTC"})  # Mon-Fri 8-12, 13-17
+        self.line.write(
+            {"kpi_first_response_limit": 10, "kpi_working_hours_only": True, "resource_calendar_id": calendar.id}
+        )
+        friday = datetime(2026, 3, 6, 16, 50)
+        with freeze_all_time(friday):
             session = self.visitor_opens()
+        with freeze_all_time(friday + timedelta(minutes=5)):
+            telegram = self.client_writes(981)
             site = self.visitor_says(session, "Вопрос")
+        monday = datetime(2026, 3, 9, 8, 3)
         for dialog in (telegram, site):
-            self.assertEqual(dialog.kpi_deadline, t0 + timedelta(minutes=10))
-            with freeze_all_time(t0 + timedelta(minutes=3)):
+            self.assertEqual(dialog.kpi_waiting_since, friday + timedelta(minutes=5))
+            self.assertEqual(dialog.kpi_deadline, datetime(2026, 3, 9, 8, 5), "5 minutes on Friday, 5 on Monday")
+            with freeze_all_time(monday):
                 self.operator_reply(dialog, "Ответ", user=dialog.operator_id)
         self.env.invalidate_all()
-        self.assertEqual((telegram.first_response_time, site.first_response_time), (180.0, 180.0))
+        for dialog in (telegram, site):
+            self.assertEqual(
+                (dialog.first_response_time, dialog.kpi_response_count, dialog.is_late),
+                (480.0, 1, False),
+                f"{dialog.source}: 5 working minutes on Friday and 3 on Monday, in time",
+            )
+
+    # -- the chatbot ------------------------------------------------------------------------
+    def make_script(self, title, *steps):
+        return self.env["chatbot.script"].create(
+            {"title": title, "script_step_ids": [(0, 0, {"step_type": kind, "message": text}) for kind, text in steps]}
+        )
+
+    def add_rule(self, script=None):
+        """A rule of the line's live-chat channel (every page), naming ``script`` as its chatbot."""
+        return self.env["im_livechat.channel.rule"].create(
+            {"channel_id": self.line.livechat_channel_id.id, "chatbot_script_id": script.id if script else False}
+        )
+
+    def widget_rule_chatbot(self):
+        """The chatbot the widget is told of when it loads (``/mail/data`` ``init_livechat``), if any."""
+        init = self.make_jsonrpc_request(
+            "/mail/data", {"fetch_params": [["init_livechat", self.line.livechat_channel_id.id]]}
+        )
+        rules = {rule["id"]: rule for rule in init.get("im_livechat.channel.rule", [])}
+        return rules[init["Store"]["livechat_rule"]]["chatbot_script_id"]
+
+    def visitor_opens_with_hint(self, script):
+        """The visitor opens the widget as its frontend does, passing the rule's chatbot as a hint."""
+        self.opener.cookies.clear()
+        data = self.make_jsonrpc_request(
+            "/im_livechat/get_session",
+            {"channel_id": self.line.livechat_channel_id.id, "chatbot_script_id": script.id},
+        )
+        self.env.invalidate_all()
+        return self.env["discuss.channel"].browse(data["channel_id"])
+
+    def session_bot(self, session):
+        return session.channel_member_ids.filtered(lambda m: m.livechat_member_type == "bot").chatbot_script_id
+
+    def test_the_line_chatbot_greets_the_visitor_and_the_telegram_client(self):
+        """The line's chatbot answers the widget as it answers Telegram, whatever the channel's rule names."""
+        script = self.make_script(
+            "Line bot",
+            ("text", "Hello, I am the line's bot."),
+            ("free_input_single", "What is your question?"),
+            ("forward_operator", "Connecting you with an operator."),
+        )
+        rule_bot = self.make_script("Rule bot", ("text", "Hello, I am the rule's bot."))
+        self.line.chatbot_script_id = script
+        self.add_rule(rule_bot)
+        self.assertEqual(self.widget_rule_chatbot(), script.id, "the widget is told of the line's chatbot")
+        telegram = self.client_writes(1001)
+        self.assertEqual(telegram.state, "bot")
+        self.assertEqual(self.session_bot(telegram.discuss_channel_id), script)
+        self.assertEqual(self.telegram_reads(), ["Hello, I am the line's bot.", "What is your question?"])
+        for session in (self.visitor_opens(), self.visitor_opens_with_hint(rule_bot)):
+            self.assertEqual(self.session_bot(session), script, "the line's chatbot, not the rule's")
+            self.assertEqual(session.livechat_operator_id, script.operator_partner_id)
+            self.assertEqual(session.openlines_dialog_id.state, "bot")
+            texts = session.message_ids.filtered(lambda m: m.author_id == script.operator_partner_id).mapped("body")
+            self.assertTrue(any("the line's bot" in text for text in texts), texts)
+            self.assertFalse(any("the rule's bot" in text for text in texts), texts)
+
+    def test_a_line_without_chatbot_starts_no_rule_chatbot(self):
+        """No chatbot on the line: the rule's chatbot does not talk; the visitor goes to the line's operator."""
+        self.line.distribution_mode = "strict"
+        self.set_order(self.operator, self.op2, self.op3)
+        rule_bot = self.make_script("Rule bot", ("text", "Hello, I am the rule's bot."))
+        self.add_rule(rule_bot)
+        self.assertFalse(self.widget_rule_chatbot(), "the widget is told of no chatbot")
+        session = self.visitor_opens_with_hint(rule_bot)
+        self.assertFalse(self.session_bot(session))
+        self.assertEqual(session.livechat_operator_id, self.operator.partner_id)
+        self.assertEqual(session.openlines_dialog_id.operator_id, self.operator)
+        self.assertFalse(session.message_ids.filtered(lambda m: m.author_id == rule_bot.operator_partner_id))
+        self.assertEqual(self.client_writes(1002).operator_id, self.operator, "as a Telegram client")
 
     def test_the_widget_chatbot_hands_over_to_the_line_and_its_time_is_apart(self):
-        """im_livechat's chatbot on the widget (a rule of the channel): its texts are no answers, its forward step
-        gives the visitor to the line's operator, the first response is counted from the hand-over."""
+        """The line's chatbot on the widget: its texts are no answers, its forward step gives the visitor to the
+        line's operator, the first response is counted from the hand-over."""
         self.line.write({"kpi_first_response_limit": 10, "distribution_mode": "strict"})
         self.set_order(self.op3, self.operator)
-        script = self.env["chatbot.script"].create(
-            {
-                "title": "Site bot",
-                "script_step_ids": [
-                    (0, 0, {"step_type": "free_input_single", "message": "What is your question?"}),
-                    (0, 0, {"step_type": "forward_operator", "message": "Connecting you with an operator."}),
-                ],
-            }
+        self.line.chatbot_script_id = self.make_script(
+            "Site bot",
+            ("free_input_single", "What is your question?"),
+            ("forward_operator", "Connecting you with an operator."),
         )
-        livechat_channel = self.line.livechat_channel_id
-        self.env["im_livechat.channel.rule"].create({"channel_id": livechat_channel.id, "chatbot_script_id": script.id})
         t0 = datetime(2026, 3, 2, 10, 0)
-        self.opener.cookies.clear()
         with freeze_all_time(t0):
-            data = self.make_jsonrpc_request(
-                "/im_livechat/get_session", {"channel_id": livechat_channel.id, "chatbot_script_id": script.id}
-            )
-        session = self.env["discuss.channel"].browse(data["channel_id"])
+            session = self.visitor_opens()
         dialog = session.openlines_dialog_id
         self.assertEqual((dialog.state, dialog.operator_id.id), ("bot", False))
         with freeze_all_time(t0 + timedelta(minutes=2)):
@@ -273,14 +420,26 @@ class TestWidgetLine(RoutingCase):
 
     # -- an archived line ---------------------------------------------------------------------
     def test_an_archived_line_takes_nothing_in(self):
+        self.assertEqual(self.widget_offered(), (True, True))
+        self.assertTrue(self.visitor_opens())
         self.line.action_archive()
         self.assertEqual(self.widget_offered(), (False, False), "the widget is hidden")
+        sessions = self.widget_sessions()
         self.assertFalse(self.visitor_opens(), "and opens no session")
+        self.assertEqual(self.widget_sessions(), sessions)
         telegram = self.client_writes(991)
         self.assertEqual((telegram.state, telegram.operator_id.id), ("queued", False))
-        self.assertIn("We are closed now", self.telegram_reads()[-1])
+        self.assertEqual(self.telegram_reads(), ["Sorry, we no longer answer here."], "the line's not-available text")
         self.env["openlines.dialog"]._cron_route()
         self.assertFalse(telegram.operator_id, "nobody gets dialogs of an archived line")
+
+    def test_an_archived_line_without_its_text_answers_with_the_off_hours_text(self):
+        self.line.write({"unavailable_message": "Мы переехали: пишите @new_shop_bot.", "active": False})
+        self.client_writes(994)
+        self.assertEqual(self.telegram_reads(), ["Мы переехали: пишите @new_shop_bot."])
+        self.line.unavailable_message = False
+        self.client_writes(997)
+        self.assertIn("We are closed now", self.telegram_reads()[-1], "an empty text: the off-hours one")
 
     def test_an_archived_line_sends_to_the_line_it_names(self):
         other = self.env["openlines.line"].create({"name": "Night line", "user_ids": [(6, 0, self.op2.ids)]})
