@@ -308,7 +308,12 @@ class OpenlinesLine(models.Model):
             ["operator_id"],
             ["__count", "date_assigned:max"],
         )
-        return {user: (count, last) for user, count, last in groups}
+        counts = {user: (count, last) for user, count, last in groups}
+        # dialogs picked for but not yet created (openlines.dialog._create_for_contacts): count them, as just assigned
+        for user in users.filtered(lambda u: u.id in self.env.context.get("openlines_picked", {})):
+            count, _last = counts.get(user, (0, None))
+            counts[user] = (count + self.env.context["openlines_picked"][user.id], fields.Datetime.now())
+        return counts
 
     def _users_on_leave(self, users, now):
         """Users whose own calendar has a time off now."""
