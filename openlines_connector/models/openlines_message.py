@@ -520,7 +520,7 @@ class OpenlinesMessage(models.Model):
         contacts = self.env["openlines.contact"]._create_for_events([(row.channel_id, event) for row, event in taken])
         dialogs = self.env["openlines.dialog"]._create_for_contacts(contacts)
         hint["dialogs"].update(zip(contacts.ids, dialogs.ids, strict=True))
-        return self.concat(*(row for row, _event in taken))
+        return self.browse([row.id for row, _event in taken])
 
     def _on_ignore(self, connector, event):
         return event.note or self.env._("update of kind %(kind)s ignored", kind=event.kind)

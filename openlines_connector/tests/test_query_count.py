@@ -68,6 +68,22 @@ class TestQueryCount(OpenlinesCase):
         self.assertEqual(len(rows.dialog_id), len(chats))
 
     @warmup
+    def test_inbound_batch_of_new_dialogs(self):
+        """Ten new clients in one cron batch: their dialogs are opened together (per message, about half)."""
+        with freeze_all_time(FROZEN):
+            for n in range(10):  # warm-up batch: caches as in a running server
+                self.ingest(self.text_update(4000 + n, chat_id=4100 + n))
+            self.process()
+            for n in range(10):
+                self.ingest(self.text_update(4200 + n, chat_id=4300 + n))
+            self.env.invalidate_all()
+            with self.assertQueryCount(QUERIES["new_dialog_batch"]):
+                self.process()
+        rows = self.rows("in").filtered(lambda r: r.external_id in {str(4200 + n) for n in range(10)})
+        self.assertEqual(set(rows.mapped("state")), {"done"})
+        self.assertEqual(len(rows.dialog_id), 10)
+
+    @warmup
     def test_outbound_message(self):
         with freeze_all_time(FROZEN):
             self.ingest(self.text_update(80))._process_inbound()
@@ -111,6 +127,10 @@ QUERIES = {
     # before the work, the queue and rows locked again, one prefetch per model, one flush); + 1 since
     # issue 17: the look for new dialogs' queued leads once the queue is empty (none here)
     "existing_dialog_batch": 120,
+    # ten new clients: their contacts, partners, sessions and dialogs created together by the batch
+    # (openlines_message.py _open_new_dialogs); then each message posted, greeted, its lead queued;
+    # 783 when each row opened its own dialog (and Discuss pushed each new session to OdooBot)
+    "new_dialog_batch": 485,
     "outbound": 9,
     "reply": 18,
 }
