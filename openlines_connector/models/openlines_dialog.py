@@ -166,15 +166,16 @@ class OpenlinesDialog(models.Model):
 
         What :meth:`_create_for_contact` does for one, with one ``create`` of the sessions (their members and
         im_livechat's histories) and one of the dialogs for all: a new dialog costs about half. The operators
-        are picked one after the other, each pick counting the dialogs picked before it (as if created).
+        are picked one after the other, each pick counting the dialogs picked before it (as if created); who
+        is online, and the open dialogs before the batch, are read once per line (``openlines.line``).
         Lines with a chatbot go through :meth:`_create_for_contact` (the bot's session is its own).
         """
-        picked, operators, vals_list = {}, [], []
+        picks, operators, vals_list = {"picked": {}, "cache": {}}, [], []
         for contact in contacts:
             line = contact.channel_id.line_id
-            operator = line.with_context(openlines_picked=picked)._pick_operator()
+            operator = line.with_context(openlines_picks=picks)._pick_operator()
             if operator:
-                picked[operator.id] = picked.get(operator.id, 0) + 1
+                picks["picked"][operator.id] = picks["picked"].get(operator.id, 0) + 1
             operators.append(operator)
             name = f"{contact.name} · {contact.channel_id.name}"
             vals_list.append(self._session_vals(line, contact.partner_id, operator, name))
