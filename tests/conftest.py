@@ -53,7 +53,8 @@ class OdooServer:
 
 
 def start_odoo(db, conf, log, *extra, env=None):
-    """Start ``odoo server`` on ``db`` (threaded, one cron thread unless ``extra`` says otherwise); wait for it.
+    """Start ``odoo server`` on ``db`` (threaded, two cron threads as ``make run``, unless ``extra`` says
+    otherwise); wait for it.
 
     :return: ``(process, url)``; the caller stops the process (:func:`stop_odoo`).
     """
@@ -62,7 +63,7 @@ def start_odoo(db, conf, log, *extra, env=None):
         [
             sys.executable, "-m", "odoo", "server", "-c", conf, "-d", db, "--db-filter", f"^{db}$",
             "--http-port", str(port), "--http-interface", "127.0.0.1", "--logfile", str(log),
-            *(extra or ("--max-cron-threads", "1", "--workers", "0")),
+            *(extra or ("--max-cron-threads", "2", "--workers", "0")),
         ],
         cwd=ROOT,
         env=env,

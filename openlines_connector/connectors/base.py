@@ -144,6 +144,12 @@ class ConnectorError(Exception):
     def is_permanent(self):
         return self.retry_after is None
 
+    @property
+    def channel_down(self):
+        """A retryable failure with no answer code of the messenger's (connection refused, timeout,
+        transport error): the whole channel is down, not this one message."""
+        return self.retry_after is not None and self.code is None
+
 
 class FileTooLarge(ConnectorError):
     """An inbound file the messenger will not let us download."""

@@ -9,6 +9,7 @@ from odoo.tools import SQL
 from ..connectors.base import REGISTRY, ConnectorError, get_connector
 from ..tools import notify_after_commit, trigger_sql, wake_cron
 from ..tools.conversation import conversation_of
+from .openlines_message import INBOUND_HELPERS
 
 _logger = logging.getLogger(__name__)
 
@@ -356,10 +357,17 @@ class OpenlinesChannel(models.Model):
                 ), wake AS (
                     INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
                     %s WHERE EXISTS (SELECT 1 FROM new)
+                    UNION ALL %s WHERE EXISTS (SELECT 1 FROM new) AND EXISTS (%s)
+                    UNION ALL %s WHERE EXISTS (SELECT 1 FROM new) AND EXISTS (%s)
                 )
                 SELECT count(*) FROM new""",
                 rows,
                 trigger_sql(self.env, "openlines_connector.ir_cron_openlines_process"),
+                *(
+                    part
+                    for xmlid in INBOUND_HELPERS
+                    for part in (trigger_sql(self.env, xmlid), self.env["openlines.message"]._busy_sql())
+                ),
             )
         )
         if created:

@@ -199,14 +199,23 @@ class OpenlinesChannel(models.Model):
         Run by the processing cron once per run (one grouped query over
         ``_inbound_fair_idx``). A channel that starts being flooded is marked
         ``flood_since`` and its administrators are told once; the mark goes
-        when its queue is back under the limits. Nothing is dropped: the webhook
-        stores every genuine request and answers at once.
+        when its incoming queue is empty again, not merely back under the limits
+        (several cron workers check it while they drain the flood: a mark that
+        went with the first batches would let the rest of the flood file
+        leads). Nothing is dropped: the webhook stores every genuine request and
+        answers at once.
         """
         recent = fields.Datetime.now() - timedelta(minutes=1)
         self.env["openlines.channel"].flush_model(["flood_since"])
+        self.env["openlines.message"].flush_model(["state"])
         rows = self.env.execute_query(
             SQL(
-                """SELECT c.id, c.flood_since IS NOT NULL, f.channel_id IS NOT NULL
+                """SELECT c.id, c.flood_since IS NOT NULL,
+                          c.flood_since IS NOT NULL AND NOT EXISTS (
+                              SELECT 1 FROM openlines_message m
+                               WHERE m.channel_id = c.id AND m.direction = 'in' AND m.state IN ('pending', 'retry')
+                          ),
+                          f.channel_id IS NOT NULL
                      FROM openlines_channel c
                      LEFT JOIN (SELECT channel_id FROM openlines_message
                                  WHERE direction = 'in' AND state IN ('pending', 'retry')
@@ -221,9 +230,9 @@ class OpenlinesChannel(models.Model):
         )
         # sudo: openlines.channel - the queue records its own health, whoever runs the cron
         Channel = self.sudo()
-        for channel in Channel.browse([cid for cid, marked, over in rows if marked and not over]):
+        for channel in Channel.browse([cid for cid, _marked, drained, over in rows if drained and not over]):
             channel._health_write({"flood_since": False})
-        for channel in Channel.browse([cid for cid, marked, over in rows if over and not marked]):
+        for channel in Channel.browse([cid for cid, marked, _drained, over in rows if over and not marked]):
             if channel._health_write({"flood_since": fields.Datetime.now()}):
                 _logger.warning("Open Lines: channel %s is flooded", channel.id)
                 try:

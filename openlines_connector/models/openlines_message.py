@@ -23,6 +23,8 @@ MAX_ATTEMPTS = 12
 INBOUND_HELPERS = ("openlines_connector.ir_cron_openlines_process_2", "openlines_connector.ir_cron_openlines_process_3")
 #: a claimed batch this large wakes the helpers (a backlog: one worker would fall behind)
 HELPERS_FROM = 11
+#: a channel whose messenger does not answer holds its other outgoing messages at most this long at a time
+CHANNEL_PAUSE_MAX = 300
 #: the error of a batch that met a concurrent update (REPEATABLE READ): given back whole, taken again
 CONFLICT = "concurrent update"
 #: advisory lock class of the inbound conversations ("olin"); the second key is the conversation's hash
@@ -102,12 +104,14 @@ class OpenlinesMessage(models.Model):
     )
 
     # -- claiming ------------------------------------------------------------
-    def _claim(self, direction, limit=BATCH):
+    def _claim(self, direction, limit=BATCH, served=()):
         """Lock and return due rows of ``direction``, skipping rows locked by another worker.
 
         Outbound rows are claimed only at the head of their dialog, so that
-        messages of one dialog leave in order. Inbound rows are claimed fairly
-        across channels (:meth:`_claim_inbound`).
+        messages of one dialog leave in order, and the channels not in
+        ``served`` first (the sending cron serves the channels in turn: a slow
+        or busy messenger does not hold the others). Inbound rows are claimed
+        fairly across channels (:meth:`_claim_inbound`).
         """
         if direction == "in":
             return self._claim_inbound(limit)
@@ -125,10 +129,11 @@ class OpenlinesMessage(models.Model):
                 """SELECT m.id FROM openlines_message m
                 WHERE m.direction = %s AND m.state IN ('pending', 'retry')
                   AND m.next_attempt_dt <= %s %s
-                ORDER BY m.id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                ORDER BY m.channel_id = ANY(%s), m.id LIMIT %s FOR UPDATE SKIP LOCKED""",
                 direction,
                 fields.Datetime.now(),
                 head_only,
+                list(served),
                 limit,
             )
         )
@@ -258,18 +263,27 @@ class OpenlinesMessage(models.Model):
         (the rest is given back).
         """
         Cron = self.env["ir.cron"]
-        inbound, helped, conflicts = direction == "in", False, 0
+        inbound, helped, conflicts, served = direction == "in", False, 0, []
         while True:
             try:
                 with self.env.cr.savepoint(flush=False):
                     if inbound:
                         batch = self._claim_conversations(BATCH)
                     else:
-                        batch = self._claim(direction, limit=1 if commit_each else BATCH)
+                        batch = self._claim(direction, limit=1 if commit_each else BATCH, served=served)
             except psycopg2.errors.SerializationFailure:
-                break  # another worker has just handled a due row (repeatable read): it drains on
+                # a due row changed since this transaction's snapshot (repeatable read), taken by the work
+                # before this claim: claim again from a fresh snapshot, a few times (another worker drains on)
+                conflicts += 1
+                if conflicts > 3:
+                    break
+                Cron._commit_progress(0)
+                continue
             if not batch:
                 break
+            if not inbound:  # the channels in turn; when only served ones are left, a new round
+                channels = batch.channel_id.ids
+                served = channels if set(channels) <= set(served) else served + channels
             failed = None
             if inbound:
                 if not helped and len(batch) >= HELPERS_FROM:
@@ -315,6 +329,19 @@ class OpenlinesMessage(models.Model):
             if not Cron._commit_progress(0):
                 break
         self._schedule_next(cron_xmlid, direction)
+
+    @api.model
+    def _busy_sql(self):
+        """``SELECT`` that finds a row while some worker is on an inbound batch (its attempts are on record).
+
+        A new message then also wakes the helpers (``openlines.channel._ingest``): a batch may be held
+        by a slow download for up to its deadline, and the other conversations must not wait for it
+        (issue 19). A helper that finds nothing to claim ends at once. Read through the in-flight index.
+        """
+        return SQL(
+            """SELECT 1 FROM openlines_message b
+                WHERE b.direction = 'in' AND b.state IN ('pending', 'retry') AND b.attempt_started IS NOT NULL"""
+        )
 
     def _wake_helpers(self):
         """Wake the processing cron's helper jobs (:data:`INBOUND_HELPERS`): other cron workers join in."""
@@ -706,11 +733,31 @@ class OpenlinesMessage(models.Model):
         if error.retry_after is not None and self.attempts + 1 < MAX_ATTEMPTS:
             delay = error.retry_after if error.code == 429 else max(error.retry_after, _backoff(self.attempts + 1))
             self._retry_later(error.message, delay)
+            if error.channel_down:
+                self._pause_channel(min(delay, CHANNEL_PAUSE_MAX))
             return
         self.write({"state": "failed", "attempts": self.attempts + 1, "last_error": error.message})
         if error.blocked:
             self.dialog_id.contact_id.is_blocked = True
         self.dialog_id._post_notice(self.env._("Message not delivered to the client: %(error)s", error=error.message))
+
+    def _pause_channel(self, seconds):
+        """The messenger did not answer: its other outgoing messages wait ``seconds`` too, untried.
+
+        Without it each of a down channel's waiting messages would spend a call (up to its deadline)
+        on the sending cron in turn, and the other channels' messages would wait behind them.
+        """
+        self.env.execute_query(
+            SQL(
+                """UPDATE openlines_message SET next_attempt_dt = %(until)s
+                    WHERE channel_id = %(channel)s AND direction = 'out' AND state IN ('pending', 'retry')
+                      AND id != %(id)s AND next_attempt_dt < %(until)s""",
+                until=fields.Datetime.now() + timedelta(seconds=seconds),
+                channel=self.channel_id.id,
+                id=self.id,
+            )
+        )
+        self.invalidate_model(["next_attempt_dt"])
 
     def action_retry(self):
         self.filtered(lambda m: m.state in ("failed", "retry")).write(

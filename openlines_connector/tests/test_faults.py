@@ -136,6 +136,20 @@ class TestFaults(OpenlinesCase):
         self.assertEqual(Trigger.search([("cron_id", "in", helpers.ids)]).cron_id, helpers)
         self.assertEqual(set(self.rows().mapped("state")), {"done"})
 
+    def test_a_message_beside_a_busy_batch_wakes_the_helpers(self):
+        """A batch held by a slow download (its attempts on record, not finished) must not keep other
+        conversations waiting: a new message then wakes the helper jobs too, from the webhook's own
+        statement; with no batch in flight it wakes only the main job (issue 19)."""
+        helpers = self.env.ref("openlines_connector.ir_cron_openlines_process_2") | self.env.ref(
+            "openlines_connector.ir_cron_openlines_process_3"
+        )
+        Trigger = self.env["ir.cron.trigger"]
+        self.post_update(self.text_update(36000, chat_id=7600))
+        self.assertFalse(Trigger.search([("cron_id", "in", helpers.ids)]), "nothing in flight: no helper")
+        self.rows()._start_attempts()  # a worker is on it (downloading)
+        self.post_update(self.text_update(36001, chat_id=7601))
+        self.assertEqual(Trigger.search([("cron_id", "in", helpers.ids)]).cron_id, helpers)
+
     def test_a_first_message_reaches_discuss_before_its_lead_which_its_own_step_files(self):
         """The CRM lead of a new dialog is out of the client's path: the message is in Discuss, the lead
         queued; the lead cron (or the processing cron once its queue is empty) files it, once."""
@@ -297,34 +311,41 @@ class TestFaults(OpenlinesCase):
         now = fields.Datetime.now().replace(microsecond=0)
         api = self.channel.api_base_url
 
-        def run(when, attempts, delay, tick=False):
-            """Run the sending cron at ``when``: the heads fail (attempt ``attempts``) and wait ``delay`` s."""
+        def run(when, attempts, delay, tick=False, b_attempts=0):
+            """Run the sending cron at ``when``: A's head fails (attempt ``attempts``) and waits ``delay`` s.
+
+            When the API does not answer at all (refused, HTTP 500, timeout) the channel is down: B's
+            head is not tried (``b_attempts`` unchanged) and waits as long; a 429 concerns each call.
+            """
             with freeze_time(when, tick=tick):  # tick: a timeout needs the clock to move
                 self.send()
             heads = [(r.state, r.attempts) for r in (a1, b1)]
-            self.assertEqual(heads, [("retry", attempts)] * 2, "only each dialog's head is tried")
+            self.assertEqual(heads, [("retry", attempts), ("retry" if b_attempts else "pending", b_attempts)])
             self.assertEqual({r.state for r in (a2, b2, a3)}, {"pending"}, "the others wait behind it")
             waited = (a1.next_attempt_dt - when).total_seconds()
             self.assertTrue(delay <= waited <= delay + (3 if tick else 0), (waited, delay))
+            self.assertGreaterEqual(b1.next_attempt_dt, when + timedelta(seconds=min(delay, 5)))
 
         self.channel.api_base_url = _closed_port_url()  # connection refused
         run(now, 1, max(RETRY_SECONDS, _backoff(1)))
         self.assertIn("unreachable", a1.last_error)
         self.channel.api_base_url = api
         self.fake.down = True  # HTTP 500
-        run(a1.next_attempt_dt, 2, max(RETRY_SECONDS, _backoff(2)))
+        run(max(a1.next_attempt_dt, b1.next_attempt_dt), 2, max(RETRY_SECONDS, _backoff(2)))
         self.fake.down = False
         self.fake.hang = 1.5  # timeouts: the connector gives up before the fake answers
         with patch.object(TelegramConnector, "timeout", 0.5):
-            run(a1.next_attempt_dt, 3, _backoff(3), tick=True)
+            run(max(a1.next_attempt_dt, b1.next_attempt_dt), 3, _backoff(3), tick=True)
         self.assertIn("timed out", a1.last_error)
         self.fake.hang = 0
         self.fake.queue_error("sendMessage", 429, "Too Many Requests: retry after 5", retry_after=5, times=6)
         for attempts in (4, 5, 6):  # a 429 storm: Telegram's retry_after is obeyed, not the backoff
-            run(max(a1.next_attempt_dt, b1.next_attempt_dt), attempts, 5)
+            run(max(a1.next_attempt_dt, b1.next_attempt_dt), attempts, 5, b_attempts=attempts - 3)
         self.assertIn("flood control", a1.last_error)
         accepted_before = [c["text"] for c in self.fake.calls_of("sendMessage")]
-        self.assertEqual(accepted_before, ["A1", "B1"] * 4, "500s and 429s only; refused and hung calls never arrive")
+        self.assertEqual(
+            accepted_before, ["A1"] + ["A1", "B1"] * 3, "500s and 429s only; refused and hung calls never arrive"
+        )
 
         self.fake.calls.clear()
         with freeze_time(max(a1.next_attempt_dt, b1.next_attempt_dt)):

@@ -159,6 +159,42 @@ class TestQueueLimits(OpenlinesCase):
             texts = [html2plaintext(m.body) for m in self.client_messages(self.ok_dialog(f"user:{user}"))]
             self.assertEqual(texts, [f"f{i}" for i in range(150) if i % 3 == user - 900])
 
+    # -- a messenger that does not answer -----------------------------------------------------
+    @mute_logger(*QUIET)
+    def test_a_down_messenger_holds_neither_its_queue_nor_the_others(self):
+        """OK's API does not answer: one of its waiting replies is tried, the others wait with it (untried,
+        no attempt spent), and a Telegram reply queued after them leaves in the same run. The channels
+        are served in turn."""
+        for n in range(4):
+            self.post_ok(self.ok_payload(f"down-{n}", user=f"user:{950 + n}"))
+        self.client_writes(9500)
+        self.process()
+        self.send()  # the lines' own texts
+        ok_dialogs = [self.ok_dialog(f"user:{950 + n}") for n in range(4)]
+        self.ok_channel.api_base_url = "http://127.0.0.1:9"  # nothing listens: connection refused
+        for dialog in ok_dialogs:
+            dialog.with_user(self.operator).action_take()
+            self.operator_reply(dialog, "Ответ")
+        telegram_dialog = self.dialog_of("9500")
+        telegram_dialog.with_user(self.operator).action_take()
+        self.operator_reply(telegram_dialog, "Ответ в Telegram")
+        Message = self.env["openlines.message"]
+        ok_out = Message.search([("channel_id", "=", self.ok_channel.id), ("direction", "=", "out")])
+        ok_due = ok_out.filtered(lambda m: m.state in ("pending", "retry"))
+        telegram_out = self.rows("out").filtered(lambda m: m.state == "pending")
+        self.assertEqual((len(ok_due), len(telegram_out)), (4, 1))
+        self.assertEqual(
+            Message._claim("out", limit=1, served=[self.ok_channel.id]),
+            telegram_out,
+            "a channel not served yet in this round goes first, whatever its ids",
+        )
+        self.env.invalidate_all()
+        self.send()
+        self.assertEqual(telegram_out.state, "done")
+        self.assertEqual(sorted(ok_due.mapped("attempts")), [0, 0, 0, 1], "one call to the down messenger")
+        self.assertTrue(all(m.next_attempt_dt > fields.Datetime.now() for m in ok_due), "all wait for it")
+        self.assertEqual(set(ok_due.mapped("state")), {"pending", "retry"})
+
     # -- many attachments -------------------------------------------------------------------
     @mute_logger(*QUIET)
     def test_many_attachments_are_capped_with_a_note(self):
@@ -205,6 +241,23 @@ class TestQueueLimits(OpenlinesCase):
         self.assertEqual({r.state for r in rows}, {"done"})
 
     # -- what a flood creates in CRM ---------------------------------------------------------
+    @mute_logger(*QUIET)
+    def test_the_flood_mark_stays_until_the_flood_is_drained(self):
+        """Several workers drain a flood, each checking the limits as it starts: the mark must not go when
+        the first batches brought the queue under the limits, or the rest of the flood would file leads."""
+        self.ok_channel._ingest([(f"fd-{i}", self.ok_payload(f"fd-{i}", user=f"user:{800 + i}")) for i in range(8)])
+        Channel = self.env["openlines.channel"]
+        with patch.object(openlines_channel_health, "PENDING_CAP", 5):
+            Channel._flood_check()
+            self.assertTrue(self.ok_channel.flood_since)
+            for row in self.ok_rows()[:4]:
+                row._process_inbound()
+            Channel._flood_check()  # 4 waiting: under the cap, but the flood is not over
+            self.assertTrue(self.ok_channel.flood_since)
+            self.process()
+            Channel._flood_check()
+            self.assertFalse(self.ok_channel.flood_since, "drained: the mark goes")
+
     @mute_logger(*QUIET)
     def test_flooded_channel_is_marked_alerted_once_and_its_new_clients_wait_for_leads(self):
         self.line.lead_rule = "always"

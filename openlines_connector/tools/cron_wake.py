@@ -57,7 +57,7 @@ def trigger_sql(env, xmlid):
     """
     cron_id = env["ir.model.data"]._xmlid_to_res_id(xmlid)  # cached: no query
     return SQL(
-        "SELECT %(cron)s, %(at)s, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'",
+        "SELECT %(cron)s, %(at)s, %(uid)s::int4, now() at time zone 'UTC', %(uid)s::int4, now() at time zone 'UTC'",
         cron=cron_id,
         at=fields.Datetime.now(),  # as ir.cron._trigger() does
         uid=env.uid or None,
