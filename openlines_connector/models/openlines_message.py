@@ -361,20 +361,23 @@ class OpenlinesMessage(models.Model):
             with self.env.cr.savepoint():
                 batch._prefetch_inbound()
                 opened = batch._open_new_dialogs()
+                late = self.browse()
                 for index, row in enumerate(batch):
                     if index and self._batch_spent(ends):
-                        # a row whose dialog was opened above is handled whatever the time (cheap: a text to
-                        # post; the first of its conversation): the operator never sees a dialog without it
-                        left = batch[index:] - opened
-                        for late in batch[index:] & opened:
-                            handler(late)
+                        late, left = batch[index:] & opened, batch[index:] - opened
                         break
+                    handler(row)
+                # a row whose dialog was opened above is handled whatever the time (cheap: a text to post;
+                # the first of its conversation): the operator never sees a dialog without the client's message
+                for row in late:
                     handler(row)
         except psycopg2.errors.SerializationFailure:
             _logger.info("Open Lines: a batch met a concurrent update; it is given back and taken again")
             return (row, CONFLICT), self.browse()
         except Exception as e:  # noqa: BLE001 - the batch is redone row by row, the error is recorded
-            _logger.exception("Open Lines: message %s failed; the other messages of its batch are redone", row.id)
+            _logger.exception(
+                "Open Lines: message %s failed; the other messages of its batch are redone", row.id if row else None
+            )
             return (row, str(e) or e.__class__.__name__), self.browse()
         finally:
             self.env.cr.cache.pop(PREFETCH_KEY, None)
