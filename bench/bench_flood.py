@@ -32,10 +32,12 @@ import types
 import uuid
 from pathlib import Path
 
-import psycopg2
 import requests
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from benchpg import run_sql  # noqa: E402
+
 SECRET = "flood-secret_123"
 
 
@@ -66,14 +68,7 @@ class Flood:
 
     # -- plumbing -----------------------------------------------------------------------
     def sql(self, query, params=(), db=None):
-        conn = psycopg2.connect(**dict(self.pg, dbname=db or self.args.db))
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cr:
-                cr.execute(query, params)
-                return cr.fetchall() if cr.description else None
-        finally:
-            conn.close()
+        return run_sql(dict(self.pg, dbname=db or self.args.db), query, params)
 
     def odoo(self, *extra, **kwargs):
         """Odoo through a two-line launcher file, as ``make run WORKERS=N`` and odoo-bin do: a server that

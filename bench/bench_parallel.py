@@ -20,7 +20,6 @@ Phases (each on the real webhook of a real server, then processed):
 Run by hand; writes a section of bench/RESULTS.md.
 """
 
-import argparse
 import os
 import subprocess
 import sys
@@ -415,16 +414,10 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker_main(sys.argv[2:])
         return
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True)
-    p.add_argument("--db")
-    p.add_argument("--messages", type=int, default=1000)
-    p.add_argument("--clients", type=int, default=200)
-    p.add_argument("--rates", default="10,50,100")
-    p.add_argument("--seconds", type=int, default=20)
+    p = bench_webhook.common_parser(__doc__, messages=1000, clients=200)
+    p.add_argument("--rates", default="10,50,100", help="offered msg/s of the latency phase")
+    p.add_argument("--seconds", type=int, default=20, help="seconds each rate is offered")
     p.add_argument("--phases", default="workers,concentrated,servers,latency")
-    p.add_argument("--keep", action="store_true")
-    p.add_argument("--results", default=str(HERE / "RESULTS.md"))
     args = p.parse_args()
     args.rates = [int(r) for r in args.rates.split(",") if r]
     args.phases = set(args.phases.split(","))
@@ -432,11 +425,7 @@ def main():
     # what Bench expects of bench_webhook's arguments
     args.preload, args.concurrency, args.against_oca = None, [], False
     sys.modules.setdefault("bench_parallel", sys.modules["__main__"])
-    bench = ParallelBench(args)
-    try:
-        bench.run()
-    finally:
-        bench.cleanup()
+    bench_webhook.run_bench(ParallelBench(args))
 
 
 if __name__ == "__main__":

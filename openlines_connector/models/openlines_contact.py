@@ -95,6 +95,8 @@ class OpenlinesContact(models.Model):
         key = (channel.id, str(event.chat_id))
         if hint and key in hint["contacts"]:
             contact = self.browse(hint["contacts"][key]).with_prefetch(tuple(hint["contacts"].values()))
+        elif hint and key in hint["searched"]:
+            contact = self.browse()  # the batch's prefetch looked for it: a new client
         else:
             contact = self.search_fetch(
                 [("channel_id", "=", channel.id), ("external_id", "=", event.chat_id)], None, limit=1
@@ -104,23 +106,47 @@ class OpenlinesContact(models.Model):
                 contact.phone = self._normalize_phone(event.phone) or event.phone
                 contact._complete_partner(event)
             return contact
-        self._fetch_profile(channel, event)
-        partner = self._match_partner(channel, event) or self._create_partner(channel, event)
-        contact = self.create(
-            {
-                "name": event.name or event.username or event.chat_id,
-                "channel_id": channel.id,
-                "external_id": event.chat_id,
-                "external_user_id": event.user_id or False,
-                "username": event.username or False,
-                "phone": self._normalize_phone(event.phone) or event.phone or False,
-                "lang": event.lang or False,
-                "partner_id": partner.id,
-            }
+        return self._create_for_events([(channel, event)])
+
+    @api.model
+    def _create_for_events(self, channel_events):
+        """The contacts (and partners) of new clients, one per ``(channel, event)``, created together.
+
+        Each is first matched with a partner the client already is (``_match_partner``); the partners of
+        the others are created in one ``create``, and so are the contacts. The processing cron's batch
+        passes several (``openlines.message._open_new_dialogs``), never two of one person.
+        """
+        matched = []
+        for channel, event in channel_events:
+            self._fetch_profile(channel, event)
+            matched.append(self._match_partner(channel, event))
+        created = iter(
+            self._create_partners([ce for ce, partner in zip(channel_events, matched, strict=True) if not partner])
         )
-        if hint is not None:
-            hint["contacts"][key] = contact.id
-        return contact
+        contacts = self.create(
+            [
+                self._new_contact_vals(channel, event, partner or next(created))
+                for (channel, event), partner in zip(channel_events, matched, strict=True)
+            ]
+        )
+        if (hint := self.env.cr.cache.get(PREFETCH_KEY)) is not None:
+            for (channel, event), contact in zip(channel_events, contacts, strict=True):
+                hint["contacts"][channel.id, str(event.chat_id)] = contact.id
+                hint["no_dialog"].add(contact.id)
+        return contacts
+
+    @api.model
+    def _new_contact_vals(self, channel, event, partner):
+        return {
+            "name": event.name or event.username or event.chat_id,
+            "channel_id": channel.id,
+            "external_id": event.chat_id,
+            "external_user_id": event.user_id or False,
+            "username": event.username or False,
+            "phone": self._normalize_phone(event.phone) or event.phone or False,
+            "lang": event.lang or False,
+            "partner_id": partner.id,
+        }
 
     @api.model
     def _fetch_profile(self, channel, event):

@@ -93,8 +93,12 @@ class OpenlinesContact(models.Model):
         return self.sudo().search(domain, order="id", limit=1).partner_id
 
     @api.model
-    def _create_partner(self, channel, event):
-        """A new partner with what the messenger tells about the client."""
+    def _create_partners(self, channel_events):
+        """New partners with what the messenger tells about each client, in one ``create``."""
+        return self.env["res.partner"].create([self._partner_vals(channel, event) for channel, event in channel_events])
+
+    @api.model
+    def _partner_vals(self, channel, event):
         name = event.name or event.username or event.chat_id
         if event.username:
             comment = self.env._(
@@ -112,7 +116,7 @@ class OpenlinesContact(models.Model):
             vals["image_1920"] = base64.b64encode(avatar)
         if getattr(event, "email", ""):
             vals["email"] = event.email
-        return self.env["res.partner"].create(vals)
+        return vals
 
     @api.model
     def _partner_lang(self, code):

@@ -130,6 +130,8 @@ class OpenlinesDialog(models.Model):
         hint = self.env.cr.cache.get(PREFETCH_KEY)  # a batch's last dialogs, see openlines.message
         if hint and contact.id in hint["dialogs"]:
             last = self.browse(hint["dialogs"][contact.id]).with_prefetch(tuple(hint["dialogs"].values()))
+        elif hint and contact.id in hint["no_dialog"]:
+            last = self.browse()  # a contact of the batch known to have no dialog yet
         else:
             # search_fetch: the dialog's fields come with the search, in one query
             last = self.search_fetch([("contact_id", "=", contact.id)], None, order="id desc", limit=1)
@@ -153,25 +155,67 @@ class OpenlinesDialog(models.Model):
         discuss_channel = self._new_discuss_channel(
             line, contact.partner_id, operator, f"{contact.name} · {channel.name}"
         )
-        dialog = self.create(
-            {
-                "name": contact.name,
-                "company_id": contact.company_id.id,
-                "line_id": line.id,
-                "channel_id": channel.id,
-                "contact_id": contact.id,
-                "partner_id": contact.partner_id.id,
-                "discuss_channel_id": discuss_channel.id,
-                "operator_id": operator.id,
-                "state": "assigned" if operator else "queued",
-            }
-        )
+        dialog = self.create(self._new_dialog_vals(contact, operator, discuss_channel))
         discuss_channel.openlines_dialog_id = dialog
+        dialog._on_new_dialogs()
         return dialog
+
+    @api.model
+    def _create_for_contacts(self, contacts):
+        """New dialogs of several new clients at once (the processing cron's batch, ``openlines.message``).
+
+        What :meth:`_create_for_contact` does for one, with one ``create`` of the sessions (their members and
+        im_livechat's histories) and one of the dialogs for all: a new dialog costs about half. The operators
+        are picked one after the other, each pick counting the dialogs picked before it (as if created); who
+        is online, and the open dialogs before the batch, are read once per line (``openlines.line``).
+        Lines with a chatbot go through :meth:`_create_for_contact` (the bot's session is its own).
+        """
+        picks, operators, vals_list = {"picked": {}, "cache": {}}, [], []
+        for contact in contacts:
+            line = contact.channel_id.line_id
+            operator = line.with_context(openlines_picks=picks)._pick_operator()
+            if operator:
+                picks["picked"][operator.id] = picks["picked"].get(operator.id, 0) + 1
+            operators.append(operator)
+            name = f"{contact.name} · {contact.channel_id.name}"
+            vals_list.append(self._session_vals(line, contact.partner_id, operator, name))
+        sessions = self._create_sessions(vals_list)
+        dialogs = self.create(
+            [
+                self._new_dialog_vals(contact, operator, session)
+                for contact, operator, session in zip(contacts, operators, sessions, strict=True)
+            ]
+        )
+        for session, dialog in zip(sessions, dialogs, strict=True):
+            session.openlines_dialog_id = dialog
+        dialogs._on_new_dialogs()
+        return dialogs
+
+    def _on_new_dialogs(self):
+        """Hook: these messenger dialogs were just created (routing starts their clock, CRM queues their lead)."""
+
+    @api.model
+    def _new_dialog_vals(self, contact, operator, session):
+        return {
+            "name": contact.name,
+            "company_id": contact.company_id.id,
+            "line_id": contact.channel_id.line_id.id,
+            "channel_id": contact.channel_id.id,
+            "contact_id": contact.id,
+            "partner_id": contact.partner_id.id,
+            "discuss_channel_id": session.id,
+            "operator_id": operator.id,
+            "state": "assigned" if operator else "queued",
+        }
 
     @api.model
     def _new_discuss_channel(self, line, partner, operator, name):
         """Create the live-chat session of a messenger dialog, with im_livechat's helpers."""
+        return self._create_sessions([self._session_vals(line, partner, operator, name)])
+
+    @api.model
+    def _session_vals(self, line, partner, operator, name):
+        """The values of a messenger dialog's live-chat session, with im_livechat's helpers."""
         livechat_channel = line.livechat_channel_id
         now = fields.Datetime.now()
         last_interest_dt = now - timedelta(seconds=1)
@@ -190,24 +234,44 @@ class OpenlinesDialog(models.Model):
             )
         # a queued session still needs an operator partner: OdooBot holds it until someone takes it
         operator_partner = operator.partner_id or self.env.ref("base.partner_root")
+        members += self._creator_member(partner | operator.partner_id)
+        return {
+            "channel_member_ids": members,
+            "last_interest_dt": last_interest_dt,
+            "livechat_operator_id": operator_partner.id,
+            "livechat_channel_id": livechat_channel.id,
+            "livechat_failure": "no_answer" if operator else "no_agent",
+            "livechat_status": "in_progress" if operator else "need_help",
+            "channel_type": "livechat",
+            "name": name,
+        }
+
+    @api.model
+    def _create_sessions(self, vals_list):
+        """Create live-chat sessions from :meth:`_session_vals` (see :meth:`_creator_member` for the context)."""
         # sudo: discuss.channel - the session is created by the inbound processing, not by a user
         return (
             self.env["discuss.channel"]
             .sudo()
-            .with_context(openlines_skip_dialog=True)
-            .create(
-                {
-                    "channel_member_ids": members,
-                    "last_interest_dt": last_interest_dt,
-                    "livechat_operator_id": operator_partner.id,
-                    "livechat_channel_id": livechat_channel.id,
-                    "livechat_failure": "no_answer" if operator else "no_agent",
-                    "livechat_status": "in_progress" if operator else "need_help",
-                    "channel_type": "livechat",
-                    "name": name,
-                }
-            )
+            .with_context(openlines_skip_dialog=True, install_mode=True)
+            .create(vals_list)
+            .with_context(install_mode=None)
         )
+
+    @api.model
+    def _creator_member(self, members):
+        """The member Discuss adds for the user creating a session (OdooBot in the processing cron), given
+        in the creation itself, as an agent (what im_livechat makes of it afterwards).
+
+        The session is created with ``install_mode``, the only switch of ``discuss.channel.create`` that
+        skips both that member and the push of the whole new session to the creator's bus (a Store of
+        every member, ~15 ms per session): the creator is the cron, no browser listens as it. The
+        operators are told by the client's message, posted in the same transaction.
+        """
+        user = self.env.user
+        if user._is_public() or user.partner_id in members:
+            return []
+        return [Command.create({"partner_id": user.partner_id.id, "livechat_member_type": "agent"})]
 
     @api.model
     def _create_for_site_sessions(self, discuss_channels):

@@ -42,8 +42,7 @@ class OpenlinesDialog(models.Model):
     _lead_queued_idx = models.Index("(id) WHERE lead_queued")
 
     # -- creation ------------------------------------------------------------
-    @api.model
-    def _create_for_contact(self, contact):
+    def _on_new_dialogs(self):
         """A messenger client's new dialog: its lead is filed by the lead step (:meth:`_file_queued_leads`).
 
         Filing a lead (CRM's computes, stages, followers, chatter) costs more than
@@ -52,11 +51,12 @@ class OpenlinesDialog(models.Model):
         its queue is empty, and a cron of its own (woken here) lets another
         worker file them meanwhile.
         """
-        dialog = super()._create_for_contact(contact)
-        if dialog.line_id.lead_rule != "never" and not dialog.lead_id:
-            dialog.lead_queued = True
+        res = super()._on_new_dialogs()
+        queued = self.filtered(lambda d: d.line_id.lead_rule != "never" and not d.lead_id)
+        if queued:
+            queued.lead_queued = True
             wake_cron(self.env, "openlines_connector.ir_cron_openlines_leads")
-        return dialog
+        return res
 
     @api.model
     def _file_queued_leads(self):

@@ -40,13 +40,11 @@ class OpenlinesDialog(models.Model):
     )
 
     # -- creation and assignment ---------------------------------------------------
-    @api.model
-    def _create_for_contact(self, contact):
-        dialog = super()._create_for_contact(contact)
-        if dialog.operator_id:
-            dialog._start_answer_clock()
-        dialog.greeting_pending = True  # the line's texts follow the client's first message
-        return dialog
+    def _on_new_dialogs(self):
+        res = super()._on_new_dialogs()
+        self.filtered("operator_id")._start_answer_clock()
+        self.greeting_pending = True  # the line's texts follow the client's first message
+        return res
 
     def _on_client_message(self):
         res = super()._on_client_message()

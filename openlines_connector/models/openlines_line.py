@@ -311,12 +311,24 @@ class OpenlinesLine(models.Model):
         return bool(list(intervals))
 
     def _open_dialog_counts(self, users):
-        groups = self.env["openlines.dialog"]._read_group(
-            [("line_id", "=", self.id), ("state", "in", OPEN_STATES), ("operator_id", "in", users.ids)],
-            ["operator_id"],
-            ["__count", "date_assigned:max"],
-        )
-        return {user: (count, last) for user, count, last in groups}
+        picks = self.env.context.get("openlines_picks")  # a batch of picks: openlines.dialog._create_for_contacts
+        key = ("counts", self.id, tuple(users.ids))
+        if picks is not None and key in picks["cache"]:
+            counts = dict(picks["cache"][key])
+        else:
+            groups = self.env["openlines.dialog"]._read_group(
+                [("line_id", "=", self.id), ("state", "in", OPEN_STATES), ("operator_id", "in", users.ids)],
+                ["operator_id"],
+                ["__count", "date_assigned:max"],
+            )
+            counts = {user: (count, last) for user, count, last in groups}
+            if picks is not None:
+                picks["cache"][key] = dict(counts)
+        # the batch's picks are not created yet: count them, as just assigned
+        for user in users.filtered(lambda u: u.id in (picks or {}).get("picked", {})):
+            count, _last = counts.get(user, (0, None))
+            counts[user] = (count + picks["picked"][user.id], fields.Datetime.now())
+        return counts
 
     def _users_on_leave(self, users, now):
         """Users whose own calendar has a time off now."""
@@ -340,6 +352,21 @@ class OpenlinesLine(models.Model):
         leave, and under the line's limit of open dialogs per operator.
         """
         self.ensure_one()
+        picks = self.env.context.get("openlines_picks")  # a batch of picks: who is online does not change
+        key = ("online", self.id, tuple(exclude.ids) if exclude else ())
+        if picks is not None and key in picks["cache"]:
+            users = picks["cache"][key]
+        else:
+            users = self._online_operators(exclude)
+            if picks is not None:
+                picks["cache"][key] = users
+        if self.max_dialogs_per_operator and users:
+            counts = self._open_dialog_counts(users)
+            users = users.filtered(lambda u: counts.get(u, (0, None))[0] < self.max_dialogs_per_operator)
+        return users
+
+    def _online_operators(self, exclude=None):
+        """The line's operators who are active, online, within the working hours and not on leave."""
         if not self.active:  # an archived line takes nothing in
             return self.env["res.users"]
         now = fields.Datetime.now()
@@ -352,11 +379,7 @@ class OpenlinesLine(models.Model):
         online = (
             self.env["mail.presence"].sudo().search([("user_id", "in", users.ids), ("status", "=", "online")]).user_id
         )
-        users = users.filtered(lambda u: u in online) - self._users_on_leave(users, now)
-        if self.max_dialogs_per_operator and users:
-            counts = self._open_dialog_counts(users)
-            users = users.filtered(lambda u: counts.get(u, (0, None))[0] < self.max_dialogs_per_operator)
-        return users
+        return users.filtered(lambda u: u in online) - self._users_on_leave(users, now)
 
     def _pick_operator(self, exclude=None):
         """Return the operator a dialog goes to now, or an empty recordset.

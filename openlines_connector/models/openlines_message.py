@@ -31,6 +31,10 @@ CONFLICT = "concurrent update"
 INBOUND_LOCK = 0x6F6C696E
 #: an inbound batch starts no new row after this many seconds (the rest is released, untouched)
 BATCH_SECONDS = 10
+#: ... and a batch smaller than :data:`BATCH` (no backlog) after this many: what it did is committed, hence
+#: visible in Discuss, and the rest is claimed again with the rows that arrived meanwhile (latency under
+#: moderate load; with a backlog, full batches keep the throughput)
+SMALL_BATCH_SECONDS = 0.25
 #: ... nor after its messages downloaded this many bytes (kept in memory until the batch commits)
 BATCH_BYTES = 100 * 1024 * 1024
 #: ``cr.cache`` key of the bytes the current batch downloaded (``_download_files`` adds to it)
@@ -291,7 +295,9 @@ class OpenlinesMessage(models.Model):
                 if not batch:
                     continue
                 batch = batch._relock_all()
-                failed, left = self._handle_whole_batch(batch, handler)
+                # a batch smaller than BATCH (no backlog) commits after SMALL_BATCH_SECONDS: sooner in Discuss
+                seconds = BATCH_SECONDS if len(batch) >= BATCH else SMALL_BATCH_SECONDS
+                failed, left = self._handle_whole_batch(batch, handler, seconds)
                 if failed and failed[1] == CONFLICT and conflicts < 3:
                     conflicts += 1  # another transaction wrote a row this batch writes: all again, in order
                     failed, left = None, batch
@@ -343,27 +349,35 @@ class OpenlinesMessage(models.Model):
             wake_cron(self.env, xmlid)
         return True
 
-    def _handle_whole_batch(self, batch, handler):
-        """Handle ``batch`` in one savepoint, starting no row after :data:`BATCH_SECONDS`.
+    def _handle_whole_batch(self, batch, handler, seconds=BATCH_SECONDS):
+        """Handle ``batch`` in one savepoint, starting no row after ``seconds``.
 
         :return: ``(failed, left)``: on a failure nothing is written and
             ``failed`` is ``(row, error)``; ``left`` are the rows not started.
         """
-        row, ends, left = None, time.monotonic() + BATCH_SECONDS, self.browse()
+        row, ends, left = None, time.monotonic() + seconds, self.browse()
         self.env.cr.cache[BATCH_BYTES_KEY] = 0
         try:
             with self.env.cr.savepoint():
                 batch._prefetch_inbound()
+                opened = batch._open_new_dialogs()
+                late = self.browse()
                 for index, row in enumerate(batch):
                     if index and self._batch_spent(ends):
-                        left = batch[index:]
+                        late, left = batch[index:] & opened, batch[index:] - opened
                         break
+                    handler(row)
+                # a row whose dialog was opened above is handled whatever the time (cheap: a text to post;
+                # the first of its conversation): the operator never sees a dialog without the client's message
+                for row in late:
                     handler(row)
         except psycopg2.errors.SerializationFailure:
             _logger.info("Open Lines: a batch met a concurrent update; it is given back and taken again")
             return (row, CONFLICT), self.browse()
         except Exception as e:  # noqa: BLE001 - the batch is redone row by row, the error is recorded
-            _logger.exception("Open Lines: message %s failed; the other messages of its batch are redone", row.id)
+            _logger.exception(
+                "Open Lines: message %s failed; the other messages of its batch are redone", row.id if row else None
+            )
             return (row, str(e) or e.__class__.__name__), self.browse()
         finally:
             self.env.cr.cache.pop(PREFETCH_KEY, None)
@@ -466,7 +480,10 @@ class OpenlinesMessage(models.Model):
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # the row parses again, and records why
             chats.setdefault(row.channel_id.id, set()).update(str(e.chat_id) for e in events if e.chat_id)
-        hint = {"contacts": {}, "dialogs": {}, "events": parsed}
+        # "absent": the chats searched (a new client's contact is not searched again) and the contacts known
+        # to have no dialog (a contact created in the batch, or one without dialogs, has no dialog searched)
+        searched = {(channel_id, chat) for channel_id, ids in chats.items() for chat in ids}
+        hint = {"contacts": {}, "dialogs": {}, "events": parsed, "searched": searched, "no_dialog": set()}
         if chats:
             contacts = self.env["openlines.contact"].search_fetch(
                 Domain.OR(
@@ -486,6 +503,7 @@ class OpenlinesMessage(models.Model):
                         )
                     )
                 )
+                hint["no_dialog"] = set(contacts.ids) - hint["dialogs"].keys()
                 dialogs = self.env["openlines.dialog"].browse(hint["dialogs"].values())
                 # what posting in their Discuss sessions reads of each: the livechat member histories
                 # and the client's partner and users (the author's name in the Discuss message)
@@ -495,6 +513,44 @@ class OpenlinesMessage(models.Model):
                 sessions.mapped("rating_count")
                 dialogs.partner_id.user_ids.fetch(["partner_id", "active"])
         self.env.cr.cache[PREFETCH_KEY] = hint
+
+    def _open_new_dialogs(self):
+        """Open the dialogs of the batch's new clients together, before the rows are handled; return those rows.
+
+        A row is taken when it is the first of a chat the batch's prefetch found no contact for, one text
+        message (no file to download), on a line without consent step or chatbot: the contacts, partners,
+        sessions and dialogs of all such rows are created at once (``openlines.contact._create_for_events``,
+        ``openlines.dialog._create_for_contacts``: a new dialog costs about half); the rows then find them
+        and post their messages, in the same transaction. Two rows of one person (same user id, phone or
+        e-mail) are not both taken: the second matches the first's partner as usual. Nothing is taken when
+        a row could change whom a new client matches before its turn: the phone of a known client, or the
+        consent of a new one.
+        """
+        hint = self.env.cr.cache[PREFETCH_KEY]
+        taken, seen, persons = [], set(), set()
+        for row in self:
+            events = hint["events"].get(row.id) or []
+            keys = {(row.channel_id.id, str(e.chat_id)) for e in events if e.chat_id}
+            line = row.channel_id.line_id
+            known = keys & hint["contacts"].keys()
+            if (known and any(e.phone for e in events)) or (line.consent_required and not known):
+                return self.browse()
+            first = not keys & seen  # no earlier row of the batch is about its chat
+            seen |= keys
+            if not first or known or len(events) != 1 or events[0].kind != "message" or events[0].files:
+                continue
+            event = events[0]
+            person = {(row.channel_id.channel_type, event.user_id), event.phone, getattr(event, "email", None)}
+            person -= {None, False, "", (row.channel_id.channel_type, None), (row.channel_id.channel_type, "")}
+            if keys and not person & persons and not line._chatbot_script():
+                persons |= person
+                taken.append((row, event))
+        if len(taken) < 2:
+            return self.browse()  # one new client: its row opens its dialog itself
+        contacts = self.env["openlines.contact"]._create_for_events([(row.channel_id, event) for row, event in taken])
+        dialogs = self.env["openlines.dialog"]._create_for_contacts(contacts)
+        hint["dialogs"].update(zip(contacts.ids, dialogs.ids, strict=True))
+        return self.browse([row.id for row, _event in taken])
 
     def _on_ignore(self, connector, event):
         return event.note or self.env._("update of kind %(kind)s ignored", kind=event.kind)
