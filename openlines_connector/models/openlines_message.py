@@ -1,12 +1,15 @@
+import contextlib
 import json
 import logging
+import threading
 import time
 from datetime import timedelta
 
 import psycopg2.errors
 
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.fields import Domain
+from odoo.modules import module as odoo_module
 from odoo.tools import SQL, html2plaintext, plaintext2html
 
 from ..connectors.base import ConnectorError, OutboundMessage
@@ -25,6 +28,8 @@ INBOUND_HELPERS = ("openlines_connector.ir_cron_openlines_process_2", "openlines
 HELPERS_FROM = 11
 #: a channel whose messenger does not answer holds its other outgoing messages at most this long at a time
 CHANNEL_PAUSE_MAX = 300
+#: a batch at work for this many seconds is slow: the helpers are woken for the other conversations
+BUSY_AFTER = 2
 #: the error of a batch that met a concurrent update (REPEATABLE READ): given back whole, taken again
 CONFLICT = "concurrent update"
 #: advisory lock class of the inbound conversations ("olin"); the second key is the conversation's hash
@@ -297,7 +302,8 @@ class OpenlinesMessage(models.Model):
                 batch = batch._relock_all()
                 # a batch smaller than BATCH (no backlog) commits after SMALL_BATCH_SECONDS: sooner in Discuss
                 seconds = BATCH_SECONDS if len(batch) >= BATCH else SMALL_BATCH_SECONDS
-                failed, left = self._handle_whole_batch(batch, handler, seconds)
+                with self._helpers_if_slow():
+                    failed, left = self._handle_whole_batch(batch, handler, seconds)
                 if failed and failed[1] == CONFLICT and conflicts < 3:
                     conflicts += 1  # another transaction wrote a row this batch writes: all again, in order
                     failed, left = None, batch
@@ -332,16 +338,44 @@ class OpenlinesMessage(models.Model):
 
     @api.model
     def _busy_sql(self):
-        """``SELECT`` that finds a row while some worker is on an inbound batch (its attempts are on record).
+        """``SELECT`` that finds a row when some worker has been on an inbound batch for :data:`BUSY_AFTER`
+        seconds (a slow download, a long batch).
 
-        A new message then also wakes the helpers (``openlines.channel._ingest``): a batch may be held
-        by a slow download for up to its deadline, and the other conversations must not wait for it
-        (issue 19). A helper that finds nothing to claim ends at once. Read through the in-flight index.
+        A new message then also wakes the helpers (``openlines.channel._ingest``): the other
+        conversations must not wait for that batch (issue 19). A batch that ends sooner wakes nobody
+        else: waking the helpers for every message of a steady flow only made the workers compete for
+        two cores. Read through the in-flight index.
         """
         return SQL(
             """SELECT 1 FROM openlines_message b
-                WHERE b.direction = 'in' AND b.state IN ('pending', 'retry') AND b.attempt_started IS NOT NULL"""
+                WHERE b.direction = 'in' AND b.state IN ('pending', 'retry') AND b.attempt_started IS NOT NULL
+                  AND b.attempt_started < %s""",
+            fields.Datetime.now() - timedelta(seconds=BUSY_AFTER),
         )
+
+    @contextlib.contextmanager
+    def _helpers_if_slow(self):
+        """Wake the helpers (from a transaction of their own) if the batch run inside takes over
+        :data:`BUSY_AFTER` seconds: messages that arrived meanwhile do not wait for it."""
+        registry = self.env.registry
+        if odoo_module.current_test:  # a test's cursor (every new cursor is it) is not for another thread
+            yield
+            return
+
+        def wake():
+            try:
+                with registry.cursor() as cr:
+                    api.Environment(cr, SUPERUSER_ID, {})["openlines.message"]._wake_helpers()
+            except Exception:  # noqa: BLE001 - only a courtesy to the other conversations
+                _logger.warning("Open Lines: could not wake the processing helpers", exc_info=True)
+
+        timer = threading.Timer(BUSY_AFTER, wake)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
 
     def _wake_helpers(self):
         """Wake the processing cron's helper jobs (:data:`INBOUND_HELPERS`): other cron workers join in."""

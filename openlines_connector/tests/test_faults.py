@@ -21,7 +21,7 @@ from odoo.tools import html2plaintext, mute_logger
 from ..connectors.base import REGISTRY, get_connector
 from ..connectors.telegram import RETRY_SECONDS, TelegramConnector
 from ..controllers.webhook import MAX_BODY
-from ..models.openlines_message import INBOUND_LOCK, MAX_ATTEMPTS, _backoff
+from ..models.openlines_message import BUSY_AFTER, INBOUND_LOCK, MAX_ATTEMPTS, _backoff
 from ..models.openlines_message_queue import LEASE_SECONDS
 from ..tools.conversation import conversation_of
 from .common import WEBHOOK, OpenlinesCase
@@ -137,9 +137,9 @@ class TestFaults(OpenlinesCase):
         self.assertEqual(set(self.rows().mapped("state")), {"done"})
 
     def test_a_message_beside_a_busy_batch_wakes_the_helpers(self):
-        """A batch held by a slow download (its attempts on record, not finished) must not keep other
-        conversations waiting: a new message then wakes the helper jobs too, from the webhook's own
-        statement; with no batch in flight it wakes only the main job (issue 19)."""
+        """A batch held by a slow download (its attempts on record for 2 s, not finished) must not keep
+        other conversations waiting: a new message then wakes the helper jobs too, from the webhook's own
+        statement; with no batch in flight, or one at work for less, it wakes only the main job (issue 19)."""
         helpers = self.env.ref("openlines_connector.ir_cron_openlines_process_2") | self.env.ref(
             "openlines_connector.ir_cron_openlines_process_3"
         )
@@ -148,6 +148,9 @@ class TestFaults(OpenlinesCase):
         self.assertFalse(Trigger.search([("cron_id", "in", helpers.ids)]), "nothing in flight: no helper")
         self.rows()._start_attempts()  # a worker is on it (downloading)
         self.post_update(self.text_update(36001, chat_id=7601))
+        self.assertFalse(Trigger.search([("cron_id", "in", helpers.ids)]), "a batch at work for < 2 s: no helper")
+        with freeze_time(fields.Datetime.now() + timedelta(seconds=BUSY_AFTER + 1)):
+            self.post_update(self.text_update(36002, chat_id=7602))
         self.assertEqual(Trigger.search([("cron_id", "in", helpers.ids)]).cron_id, helpers)
 
     def test_a_first_message_reaches_discuss_before_its_lead_which_its_own_step_files(self):
