@@ -172,6 +172,11 @@ def test_the_previous_release_upgrades_in_place(old_database):
                     f"{table}.company_id filled for the rows of the previous version"
                 )
 
+    assert "openlines_line.unavailable_message" in added, "a column of this version (the previous one had none)"
+    assert _psql(db, "SELECT count(*) FROM openlines_line WHERE unavailable_message IS NULL") == "0", (
+        "the lines of the previous version get the default Not available text"
+    )
+
     orphans = _psql(
         db,
         "SELECT count(*) FROM openlines_contact t JOIN res_partner p ON p.id = t.partner_id WHERE p.company_id IS NULL",

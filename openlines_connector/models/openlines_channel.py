@@ -358,16 +358,13 @@ class OpenlinesChannel(models.Model):
                     INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
                     %s WHERE EXISTS (SELECT 1 FROM new)
                     UNION ALL %s WHERE EXISTS (SELECT 1 FROM new) AND EXISTS (%s)
-                    UNION ALL %s WHERE EXISTS (SELECT 1 FROM new) AND EXISTS (%s)
                 )
                 SELECT count(*) FROM new""",
                 rows,
                 trigger_sql(self.env, "openlines_connector.ir_cron_openlines_process"),
-                *(
-                    part
-                    for xmlid in INBOUND_HELPERS
-                    for part in (trigger_sql(self.env, xmlid), self.env["openlines.message"]._busy_sql())
-                ),
+                # a batch slow at work (a download): the helpers take the other conversations
+                trigger_sql(self.env, *INBOUND_HELPERS),
+                self.env["openlines.message"]._busy_sql(),
             )
         )
         if created:

@@ -379,8 +379,7 @@ class OpenlinesMessage(models.Model):
 
     def _wake_helpers(self):
         """Wake the processing cron's helper jobs (:data:`INBOUND_HELPERS`): other cron workers join in."""
-        for xmlid in INBOUND_HELPERS:
-            wake_cron(self.env, xmlid)
+        wake_cron(self.env, *INBOUND_HELPERS)
         return True
 
     def _handle_whole_batch(self, batch, handler, seconds=BATCH_SECONDS):

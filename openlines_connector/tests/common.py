@@ -122,6 +122,21 @@ class OpenlinesCase(HttpCase):
     def client_messages(self, dialog):
         return dialog.discuss_channel_id.message_ids.filtered(lambda m: m.author_id == dialog.partner_id).sorted("id")
 
+    def bare_session(self, operator_partner, name="x"):
+        """A live-chat session of the line that no dialog holds (as a site visitor's before any message)."""
+        return (
+            self.env["discuss.channel"]
+            .with_context(openlines_skip_dialog=True)
+            .create(
+                {
+                    "name": name,
+                    "channel_type": "livechat",
+                    "livechat_channel_id": self.line.livechat_channel_id.id,
+                    "livechat_operator_id": operator_partner.id,
+                }
+            )
+        )
+
     def shop_bot(self):
         """Put a two-step chatbot on the line: a question offering Buy / Support, then "Your name, please?"."""
         script = self.env["chatbot.script"].create(

@@ -156,18 +156,7 @@ class TestAttacksOnDialogs(AttackCase):
         self.assertFalse(self.fake.calls_of("sendMessage"))
 
     def test_1_taking_a_session_without_dialog_is_impossible(self):
-        session = (
-            self.env["discuss.channel"]
-            .with_context(openlines_skip_dialog=True)
-            .create(
-                {
-                    "name": "Web visitor",
-                    "channel_type": "livechat",
-                    "livechat_channel_id": self.line.livechat_channel_id.id,
-                    "livechat_operator_id": self.env.ref("base.partner_root").id,
-                }
-            )
-        )
+        session = self.bare_session(self.env.ref("base.partner_root"), "Web visitor")
         self.refused(lambda: self.mine.with_user(self.manager).write({"discuss_channel_id": session.id}))
         self.mine.with_user(self.manager).action_take()
         self.assertNotIn(self.manager.partner_id, session.channel_member_ids.partner_id)

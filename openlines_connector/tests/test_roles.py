@@ -70,18 +70,7 @@ class TestRoles(OpenlinesCase):
 
     def create_values(self):
         # a site-chat dialog's session: a live-chat session of the line (a dialog's conversation is one)
-        session = (
-            self.env["discuss.channel"]
-            .with_context(openlines_skip_dialog=True)
-            .create(
-                {
-                    "name": "x",
-                    "channel_type": "livechat",
-                    "livechat_channel_id": self.line.livechat_channel_id.id,
-                    "livechat_operator_id": self.manager.partner_id.id,
-                }
-            )
-        )
+        session = self.bare_session(self.manager.partner_id)
         return {
             "openlines.line": {"name": "Empty line"},
             "openlines.channel": {"name": "New bot", "line_id": self.line.id, "api_base_url": self.fake.url},

@@ -48,17 +48,18 @@ def _notify(dbname):
     return False
 
 
-def trigger_sql(env, xmlid):
-    """``SELECT`` of the values of an ``ir_cron_trigger`` row for cron ``xmlid``, due now.
+def trigger_sql(env, *xmlids):
+    """``SELECT`` of the values of ``ir_cron_trigger`` rows for the crons ``xmlids``, due now (one row each).
 
     To be used as ``INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid,
     create_date, write_uid, write_date) <this> [WHERE ...]``; call
     :func:`notify_after_commit` when a row was inserted.
     """
-    cron_id = env["ir.model.data"]._xmlid_to_res_id(xmlid)  # cached: no query
+    cron_ids = [env["ir.model.data"]._xmlid_to_res_id(xmlid) for xmlid in xmlids]  # cached: no query
     return SQL(
-        "SELECT %(cron)s, %(at)s, %(uid)s::int4, now() at time zone 'UTC', %(uid)s::int4, now() at time zone 'UTC'",
-        cron=cron_id,
+        "SELECT unnest(%(crons)s::int4[]), %(at)s, %(uid)s::int4, now() at time zone 'UTC', %(uid)s::int4, "
+        "now() at time zone 'UTC'",
+        crons=cron_ids,
         at=fields.Datetime.now(),  # as ir.cron._trigger() does
         uid=env.uid or None,
     )
@@ -79,12 +80,12 @@ def notify_after_commit(env):
     env.cr.postcommit.add(notify)
 
 
-def wake_cron(env, xmlid):
-    """Run the cron ``xmlid`` as soon as a cron worker is free after this transaction commits (one query)."""
+def wake_cron(env, *xmlids):
+    """Run the crons ``xmlids`` as soon as cron workers are free after this transaction commits (one query)."""
     env.cr.execute(
         SQL(
             "INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date) %s",
-            trigger_sql(env, xmlid),
+            trigger_sql(env, *xmlids),
         )
     )
     notify_after_commit(env)
