@@ -199,10 +199,10 @@ class ParallelBench(Bench):
         }
         print(f"concentrated: {total} rows for 600 deliveries, {len(rows)} posts, in order: {in_order}", flush=True)
 
-    def start_servers(self, count, cron_threads):
+    def start_servers(self, count, cron_threads, workers=0):
         self.stop_servers()
         for _i in range(count):
-            self.start_server(cron_threads)
+            self.start_server(cron_threads, workers)
             self.servers.append((self.server, self.port))
             self.server = None
 
@@ -254,7 +254,7 @@ class ParallelBench(Bench):
 
     def latency_phase(self):
         chats = list(range(9_000_001, 9_000_051))
-        self.start_servers(1, 2)
+        self.start_servers(1, 2, self.args.latency_workers)
         self.port = self.servers[0][1]
         self.wait_crons_idle()
         since = self.last_id()
@@ -418,6 +418,13 @@ def main():
     p.add_argument("--rates", default="10,50,100", help="offered msg/s of the latency phase")
     p.add_argument("--seconds", type=int, default=20, help="seconds each rate is offered")
     p.add_argument("--phases", default="workers,concentrated,servers,latency")
+    p.add_argument(
+        "--latency-workers",
+        type=int,
+        default=2,
+        help="HTTP worker processes of the latency phase's server (0: threaded; its 2 cron threads then share "
+        "one process and one interpreter lock with the webhook)",
+    )
     args = p.parse_args()
     args.rates = [int(r) for r in args.rates.split(",") if r]
     args.phases = set(args.phases.split(","))

@@ -88,7 +88,10 @@ class Bench:
 
     # -- database and ORM ----------------------------------------------------------
     def odoo_cmd(self, *extra):
-        return [sys.executable, "-m", "odoo", "server", *self.odoo_args(), *extra]
+        # a two-line launcher, as odoo-bin: a prefork server re-executes argv[0] for its websocket process
+        launcher = self.logdir / "odoo-launcher.py"
+        launcher.write_text("from odoo.cli.command import main\nmain()\n")
+        return [sys.executable, str(launcher), "server", *self.odoo_args(), *extra]
 
     def subprocess_env(self):
         """Environment of the Odoo subprocesses (None: this one)."""
@@ -202,15 +205,16 @@ class Bench:
             env["mail.presence"]._update_presence(env["res.users"].browse(self.operator_id))
 
     # -- HTTP server -------------------------------------------------------------------
-    def start_server(self, cron_threads):
+    def start_server(self, cron_threads, workers=0):
         self.stop_server()
-        self.port, logfile = free_port(), self.logdir / f"server-cron{cron_threads}.log"
+        self.port, logfile = free_port(), self.logdir / f"server-w{workers}-cron{cron_threads}.log"
         self.server = subprocess.Popen(
             self.odoo_cmd(
                 "--http-port",
                 str(self.port),
                 "--workers",
-                "0",
+                str(workers),
+                *(["--gevent-port", str(free_port())] if workers else []),
                 "--max-cron-threads",
                 str(cron_threads),
                 "--logfile",

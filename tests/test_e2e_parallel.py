@@ -118,3 +118,26 @@ def test_worker_killed_mid_batch(odoo_server, second_server, channel, tmp_path):
     assert {r["state"] for r in found} == {"done"} and len(found) == 8
     assert client_texts(odoo_server, channel, killed) == ["k0", "k1", "k2", "k3"], "once each, in order"
     assert client_texts(odoo_server, channel, other) == ["y0", "y1", "y2"]
+
+
+def test_a_steady_flow_is_claimed_by_the_running_job(odoo_server, channel):
+    """The processing cron's main job stays on while messages arrive (issue 17): six messages 0.4 s apart
+    are claimed by the job's running run (a notification from the webhook's statement), not each by a run
+    of its own (Odoo's per-run cost, paid for every message of a steady flow before)."""
+    [main] = odoo_server.call(
+        "ir.model.data",
+        "search_read",
+        [("module", "=", "openlines_connector"), ("name", "=", "ir_cron_openlines_process")],
+        ["res_id"],
+    )
+
+    def runs():
+        return odoo_server.call("ir.cron.progress", "search_count", [("cron_id", "=", main["res_id"])])
+
+    before = runs()
+    for i in range(6):
+        assert post_to(odoo_server.url, channel, text_update(67000 + i, 6700, f"s{i}")).status_code == 200
+        time.sleep(0.4)
+    wait_processed(odoo_server, channel)
+    assert client_texts(odoo_server, channel, 6700) == [f"s{i}" for i in range(6)]
+    assert runs() - before <= 2, "one run (two if one ended meanwhile), not one per message"

@@ -9,7 +9,7 @@ from odoo.tools import SQL
 from ..connectors.base import REGISTRY, ConnectorError, get_connector
 from ..tools import notify_after_commit, trigger_sql, wake_cron
 from ..tools.conversation import conversation_of
-from .openlines_message import INBOUND_HELPERS
+from .openlines_message import INBOUND_CHANNEL, INBOUND_HELPERS
 
 _logger = logging.getLogger(__name__)
 
@@ -345,7 +345,7 @@ class OpenlinesChannel(models.Model):
             for ext_id, payload in items
         )
         # one statement: the rows, and a trigger of the processing cron when at least one is new
-        [(created,)] = self.env.execute_query(
+        [(created, _notified)] = self.env.execute_query(
             SQL(
                 """WITH new AS (
                     INSERT INTO openlines_message
@@ -359,12 +359,15 @@ class OpenlinesChannel(models.Model):
                     %s WHERE EXISTS (SELECT 1 FROM new)
                     UNION ALL %s WHERE EXISTS (SELECT 1 FROM new) AND EXISTS (%s)
                 )
-                SELECT count(*) FROM new""",
+                SELECT (SELECT count(*) FROM new),
+                       -- the processing cron's main job, when it is on, claims at once (openlines_message.py)
+                       (SELECT pg_notify(%s, '') WHERE EXISTS (SELECT 1 FROM new)) IS NULL""",
                 rows,
                 trigger_sql(self.env, "openlines_connector.ir_cron_openlines_process"),
                 # a batch slow at work (a download): the helpers take the other conversations
                 trigger_sql(self.env, *INBOUND_HELPERS),
                 self.env["openlines.message"]._busy_sql(),
+                INBOUND_CHANNEL,
             )
         )
         if created:

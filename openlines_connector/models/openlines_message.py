@@ -1,6 +1,7 @@
 import contextlib
 import json
 import logging
+import select
 import threading
 import time
 from datetime import timedelta
@@ -24,8 +25,22 @@ MAX_ATTEMPTS = 12
 #: the processing cron's helpers: Odoo runs one cron job in one worker at a time, so that other cron
 #: workers (of this server or others) join in on other conversations, a batch that finds a backlog wakes these
 INBOUND_HELPERS = ("openlines_connector.ir_cron_openlines_process_2", "openlines_connector.ir_cron_openlines_process_3")
-#: a claimed batch this large wakes the helpers (a backlog: one worker would fall behind)
-HELPERS_FROM = 11
+#: the processing cron's main job: run by an Odoo cron worker, it stays on for new messages (:class:`_Resident`)
+INBOUND_MAIN = "openlines_connector.ir_cron_openlines_process"
+#: the database notification of a new incoming message (``openlines.channel._ingest``), heard by the main job
+INBOUND_CHANNEL = "openlines_inbound"
+#: while it waits, the main job claims again at least this often (retries that came due, a missed notification)
+RESIDENT_POLL = 1.0
+#: ... and ends its run when another cron job has been due this long without a worker to run it
+OTHERS_WAIT = 1
+#: a helper job stays on while there is work, and ends its run after this many seconds without any
+HELPER_IDLE = 1.0
+#: fewer due rows than :data:`BATCH` (no backlog): a worker claims at most this many, so that the other
+#: workers take the other conversations at once and each batch is soon committed (latency); with a backlog,
+#: full batches (throughput)
+SMALL_CLAIM = 12
+#: ``cr.cache`` key of the due rows the last claim saw (claimed or not): more than it claimed wakes the helpers
+DUE_KEY = "openlines_due_seen"
 #: a channel whose messenger does not answer holds its other outgoing messages at most this long at a time
 CHANNEL_PAUSE_MAX = 300
 #: a batch at work for this many seconds is slow: the helpers are woken for the other conversations
@@ -49,6 +64,87 @@ BATCH_BYTES_KEY = "openlines_batch_bytes"
 def _backoff(attempts):
     """Seconds to wait before attempt number ``attempts + 1``: 10 s, 20 s, 40 s... up to an hour."""
     return min(10 * 2 ** max(attempts - 1, 0), 3600)
+
+
+class _Resident:
+    """The processing cron's main job staying on for new messages, within its cron run (issue 17).
+
+    Each run of an Odoo cron job costs its worker a wake-up, the job's lock and a progress row; a job that
+    ended whenever the queue was momentarily empty ran again for nearly every message of a steady flow
+    (at 50 messages a second, ten runs a second, most of them finding the rows in another worker's
+    batch), and the work waited behind that churn. The main job, run by a cron worker, instead listens
+    for :data:`INBOUND_CHANNEL` (notified by the webhook's own statement when it stores a message) and
+    claims again as soon as one arrives, until Odoo's time for one run ends (``cron_end_time``, 10 s), or
+    another cron job has been due :data:`OTHERS_WAIT` seconds (a server with a single cron worker still
+    sends, routes and polls). A helper job stays the same way while there is work, and ends after
+    :data:`HELPER_IDLE` seconds without any. Waiting holds no lock and no snapshot; the webhook's cron
+    trigger stays, so a message that arrives as the run ends starts the next run. The tests and a direct
+    call (not a cron run) do not stay.
+    """
+
+    def __init__(self, env, ends, mine, helper):
+        self.env, self.ends, self.cnx, self.mine, self.helper = env, ends, env.cr._cnx, mine, helper
+        self.checked = 0.0
+        self.busy = time.monotonic()
+
+    @classmethod
+    def start(cls, env):
+        """A :class:`_Resident` when this is one of the processing cron's jobs run by a cron worker, else None."""
+        ends = env.context.get("cron_end_time")
+        if odoo_module.current_test or not ends:
+            return None
+        mine = [env["ir.model.data"]._xmlid_to_res_id(xmlid) for xmlid in (INBOUND_MAIN, *INBOUND_HELPERS)]
+        if env.context.get("cron_id") not in mine:
+            return None
+        env.cr.execute(SQL("LISTEN %s", SQL.identifier(INBOUND_CHANNEL)))
+        env["ir.cron"]._commit_progress(0)  # LISTEN takes effect at the commit
+        return cls(env, ends, mine, helper=env.context["cron_id"] != mine[0])
+
+    def heard(self):
+        """Forget the notifications received so far: the pass that starts now claims their messages."""
+        self.cnx.notifies.clear()
+
+    def wait(self, handled):
+        """Wait for a new message (or :data:`RESIDENT_POLL`) after a pass that handled ``handled`` rows;
+        False when the run is to end."""
+        now = time.monotonic()
+        if handled:
+            self.busy = now
+        left = self.ends - now
+        if self.helper:
+            left = min(left, self.busy + HELPER_IDLE - now)
+        if left <= 0 or self._others_waiting():
+            return False
+        # after the last read: the next claim reads a fresh snapshot, and nothing is held while waiting
+        self.env["ir.cron"]._commit_progress(0)
+        if not self.cnx.notifies:
+            select.select([self.cnx], [], [], min(left, RESIDENT_POLL))
+            self.cnx.poll()
+        return True
+
+    def _others_waiting(self):
+        """Has another cron job been due :data:`OTHERS_WAIT` seconds (read at most twice a second)?"""
+        if time.monotonic() - self.checked < 0.5:
+            return False
+        self.checked = time.monotonic()
+        before = fields.Datetime.now() - timedelta(seconds=OTHERS_WAIT)
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT 1 FROM ir_cron c
+                    WHERE c.active AND c.id <> ALL(%(mine)s)
+                      AND (c.nextcall <= %(before)s OR EXISTS (
+                           SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= %(before)s))
+                    LIMIT 1""",
+                mine=self.mine,
+                before=before,
+            )
+        )
+        return bool(rows)
+
+    def stop(self):
+        with contextlib.suppress(Exception):
+            self.env.cr.execute(SQL("UNLISTEN %s", SQL.identifier(INBOUND_CHANNEL)))
+            self.cnx.notifies.clear()
 
 
 class OpenlinesMessage(models.Model):
@@ -195,18 +291,22 @@ class OpenlinesMessage(models.Model):
                                count(*) AS n, hashtext(channel_id || ':' || conv) AS h
                           FROM due GROUP BY channel_id, conv
                    ), ranked AS MATERIALIZED (
-                        SELECT *, sum(n) OVER (ORDER BY turn, backlog, first_id) - n AS before FROM conv
+                        SELECT *, sum(n) OVER (ORDER BY turn, backlog, first_id) - n AS before,
+                               sum(n) OVER () AS total FROM conv
                          WHERE (h::bigint & 4294967295) NOT IN (SELECT h FROM held)
                    )
-                   SELECT channel_id, conv FROM ranked
-                    WHERE before < %(limit)s AND pg_try_advisory_xact_lock(%(cls)s, h)
+                   SELECT channel_id, conv, total FROM ranked
+                    WHERE before < CASE WHEN total >= %(limit)s THEN %(limit)s ELSE %(small)s END
+                      AND pg_try_advisory_xact_lock(%(cls)s, h)
                     ORDER BY turn, backlog, first_id""",
                 cls=INBOUND_LOCK,
                 now=now,
                 in_flight=in_flight,
                 limit=limit,
+                small=min(limit, SMALL_CLAIM),
             )
         )
+        self.env.cr.cache[DUE_KEY] = keys[0][2] if keys else 0
         if not keys:
             return self.browse()
         rows = self.env.execute_query(
@@ -268,7 +368,7 @@ class OpenlinesMessage(models.Model):
         (the rest is given back).
         """
         Cron = self.env["ir.cron"]
-        inbound, helped, conflicts, served = direction == "in", False, 0, []
+        inbound, helped, conflicts, served, handled = direction == "in", False, 0, [], 0
         while True:
             try:
                 with self.env.cr.savepoint(flush=False):
@@ -291,7 +391,8 @@ class OpenlinesMessage(models.Model):
                 served = channels if set(channels) <= set(served) else served + channels
             failed = None
             if inbound:
-                if not helped and len(batch) >= HELPERS_FROM:
+                if not helped and self.env.cr.cache.get(DUE_KEY, 0) > len(batch):
+                    # due rows of other conversations are left: the helpers take them at once
                     helped = self._wake_helpers()
                 batch = batch._start_attempts()
                 # the attempts are on record before any download or post; the mark (attempt_started) keeps
@@ -309,6 +410,7 @@ class OpenlinesMessage(models.Model):
                     failed, left = None, batch
                 if not failed:
                     left._release()
+                    handled += len(batch - left)
                     if not Cron._commit_progress(len(batch - left)):
                         break
                     continue
@@ -331,10 +433,12 @@ class OpenlinesMessage(models.Model):
                     except Exception as e:  # noqa: BLE001 - a bad row records its error, never fails the batch
                         _logger.exception("Open Lines: message %s failed", row.id)
                         row._retry_later(str(e) or e.__class__.__name__)
+                handled += 1
                 Cron._commit_progress(1)
             if not Cron._commit_progress(0):
                 break
         self._schedule_next(cron_xmlid, direction)
+        return handled
 
     @api.model
     def _busy_sql(self):
@@ -458,10 +562,20 @@ class OpenlinesMessage(models.Model):
     # -- inbound -------------------------------------------------------------
     @api.model
     def _cron_process_inbound(self):
-        self.env["openlines.channel"]._flood_check()
-        self._run_queue("in", "openlines_connector.ir_cron_openlines_process", self.__class__._process_inbound)
-        # the new dialogs' leads, out of the clients' path: once the messages are in Discuss
-        self.env["openlines.dialog"]._file_queued_leads()
+        resident = _Resident.start(self.env)
+        try:
+            while True:
+                if resident:
+                    resident.heard()  # what arrives from now on is claimed after this pass
+                self.env["openlines.channel"]._flood_check()
+                handled = self._run_queue("in", INBOUND_MAIN, self.__class__._process_inbound)
+                # the new dialogs' leads, out of the clients' path: once the messages are in Discuss
+                self.env["openlines.dialog"]._file_queued_leads()
+                if not resident or not resident.wait(handled):
+                    break
+        finally:
+            if resident:
+                resident.stop()
 
     def _process_inbound(self):
         """Turn one stored request into contacts, dialogs and Discuss messages."""

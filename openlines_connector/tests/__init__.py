@@ -14,6 +14,7 @@ from . import test_channel_actions
 from . import test_site_chat
 from . import test_security
 from . import test_query_count
+from . import test_resident
 from . import test_crm
 from . import test_roles
 from . import test_kpi

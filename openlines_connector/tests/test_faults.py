@@ -120,22 +120,6 @@ class TestFaults(OpenlinesCase):
         self.assertEqual((first.state, later.state), ("done", "done"))
         self.assertEqual(self.texts_of(self.dialog_of("7300")), ["k0", "k1"])
 
-    def test_a_backlog_wakes_the_processing_helpers(self):
-        """Odoo runs one cron job in one worker at a time: a batch that finds a backlog wakes the helper jobs,
-        so that other cron workers (of this server or another) process other conversations at once."""
-        helpers = self.env.ref("openlines_connector.ir_cron_openlines_process_2") | self.env.ref(
-            "openlines_connector.ir_cron_openlines_process_3"
-        )
-        Trigger = self.env["ir.cron.trigger"]
-        self.post_update(self.text_update(35000, chat_id=7500))
-        self.process()
-        self.assertFalse(Trigger.search([("cron_id", "in", helpers.ids)]), "one message: no helper")
-        for i in range(12):
-            self.post_update(self.text_update(35001 + i, chat_id=7501 + i))
-        self.process()
-        self.assertEqual(Trigger.search([("cron_id", "in", helpers.ids)]).cron_id, helpers)
-        self.assertEqual(set(self.rows().mapped("state")), {"done"})
-
     def test_a_message_beside_a_busy_batch_wakes_the_helpers(self):
         """A batch held by a slow download (its attempts on record for 2 s, not finished) must not keep
         other conversations waiting: a new message then wakes the helper jobs too, from the webhook's own
