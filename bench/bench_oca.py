@@ -158,12 +158,14 @@ class OcaBench(bw.Bench):
             {"g": self.gateway_id},
         )[0]
 
-    def ack_phase(self):
+    def first_messages(self, count):
+        """A server (no cron thread), then the first message of ``count`` new chats from one sender: OCA
+        processes each inside its request, so the rate of answers is its rate of first messages in Discuss."""
         self.start_server(0)
         self.post_all(self.bodies(20, 50 * self.args.clients), 2)  # warm-up, in chats of their own
         self.analyze()
         m0, c0 = self.counts()
-        wall, lat, bad = self.post_all(self.bodies(self.args.clients, 1), 1)  # first message of each chat
+        wall, lat, bad = self.post_all(self.bodies(count, 1), 1)  # first message of each chat
         m1, c1 = self.counts()
         self.results["new"] = {
             "n": len(lat),
@@ -174,6 +176,10 @@ class OcaBench(bw.Bench):
             "errors": len(bad),
         }
         print(f"OCA new chats: {self.results['new']}", flush=True)
+        return self.results["new"]
+
+    def ack_phase(self):
+        self.first_messages(self.args.clients)
         self.analyze()
         for level in self.args.concurrency:
             m0, c0 = self.counts()

@@ -13,6 +13,8 @@ Phases (each on the real webhook of a real server, then processed):
 * **concentrated**: 2 workers, 5 chats, every update delivered twice: exactly once, in order per chat.
 * **two servers**: two Odoo servers (``--workers 0``, one cron thread each) on one database, the POSTs
   split between them, against one such server: first POST until every row is done.
+* **oca** (with ``--against-oca``): OCA's ``mail_gateway_telegram`` in ``<db>_oca``, the first message of
+  ``--clients`` new chats from one sender (OCA processes inside the request): its rate against ours.
 * **latency**: an open-loop sender at each rate of ``--rates`` for ``--seconds`` (50 chats with dialogs)
   to a server with 2 cron threads; a watcher polls the rows every 20 ms: webhook 200 to the row
   *done* (the Discuss post committed, the bus notified in the same commit), p50 / p99.
@@ -252,6 +254,17 @@ class ParallelBench(Bench):
             self.stop_servers()
         self.out["servers"] = res
 
+    def oca_phase(self):
+        import bench_oca  # noqa: PLC0415
+
+        oca = bench_oca.OcaBench(self)
+        try:
+            oca.prepare_db()
+            oca.setup_records()
+            self.out["oca"] = {**oca.first_messages(self.args.clients), "versions": oca.versions}
+        finally:
+            oca.cleanup()
+
     def latency_phase(self):
         chats = list(range(9_000_001, 9_000_051))
         self.start_servers(1, 2, self.args.latency_workers)
@@ -362,6 +375,15 @@ class ParallelBench(Bench):
                     f"First messages, {n} worker(s): every lead filed {f['leads_seconds']:.1f} s after the start "
                     f"({f['n'] / f['leads_seconds']:.1f} dialogs with their lead per second)."
                 )
+        if "oca" in o and "first_1" in w:
+            ours, oca = w["first_1"]["rate"], o["oca"]["rate"]
+            lines.append(
+                "\nA client's first message, against OCA's `mail_gateway_telegram` "
+                f"({', '.join(o['oca']['versions'])}) "
+                f"in this run: ours {ours:.1f}/s with one worker ({w['first_2']['rate']:.1f}/s with two) vs OCA "
+                f"{oca:.1f}/s ({o['oca']['n']} new chats, one sender, processed in the request; "
+                f"{o['oca']['created']} messages created): **{ours / oca:.2f}×**."
+            )
         if "concentrated" in o:
             c = o["concentrated"]
             lines.append(
@@ -376,7 +398,8 @@ class ParallelBench(Bench):
             for count, r in s.items():
                 lines.append(f"| {count} server(s) | {r['n']} | {r['seconds']:.1f} | {r['rate']:.1f} |")
         if "latency" in o:
-            lines += ["", "| Webhook 200 to the row done (Discuss post committed), server with 2 cron threads "
+            lines += ["", "| Webhook 200 to the row done (Discuss post committed), server with 2 cron threads, "
+                      f"--workers {self.args.latency_workers} "
                       "| offered msg/s | acked | visible | p50 ms | p99 ms |",
                       "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
             for rate, r in o["latency"].items():
@@ -400,7 +423,7 @@ class ParallelBench(Bench):
         self.prepare_db()
         self.setup_records()
         phases = self.args.phases
-        for name in ("workers", "concentrated", "servers", "latency"):
+        for name in ("workers", "oca", "concentrated", "servers", "latency"):
             if name in phases:
                 getattr(self, f"{name}_phase")()
         self.write(load_start)
@@ -417,7 +440,9 @@ def main():
     p = bench_webhook.common_parser(__doc__, messages=1000, clients=200)
     p.add_argument("--rates", default="10,50,100", help="offered msg/s of the latency phase")
     p.add_argument("--seconds", type=int, default=20, help="seconds each rate is offered")
-    p.add_argument("--phases", default="workers,concentrated,servers,latency")
+    p.add_argument("--phases", default="workers,oca,concentrated,servers,latency")
+    p.add_argument("--against-oca", action="store_true", help="the oca phase (else skipped)")
+    p.add_argument("--oca-wheels", metavar="DIR", help="OCA's wheels already downloaded (else: pip download)")
     p.add_argument(
         "--latency-workers",
         type=int,
@@ -427,10 +452,10 @@ def main():
     )
     args = p.parse_args()
     args.rates = [int(r) for r in args.rates.split(",") if r]
-    args.phases = set(args.phases.split(","))
+    args.phases = set(args.phases.split(",")) - (set() if args.against_oca else {"oca"})
     args.db = args.db or f"olpar_{time.strftime('%Y%m%d_%H%M%S')}"
     # what Bench expects of bench_webhook's arguments
-    args.preload, args.concurrency, args.against_oca = None, [], False
+    args.preload, args.concurrency, args.reply = None, [], False
     sys.modules.setdefault("bench_parallel", sys.modules["__main__"])
     bench_webhook.run_bench(ParallelBench(args))
 

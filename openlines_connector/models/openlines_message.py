@@ -123,7 +123,13 @@ class _Resident:
         return True
 
     def _others_waiting(self):
-        """Has another cron job been due :data:`OTHERS_WAIT` seconds (read at most twice a second)?"""
+        """Has another cron job been due :data:`OTHERS_WAIT` seconds without being started (read at most twice
+        a second)?
+
+        A job is due from its ``nextcall`` or its oldest trigger; one that a worker started since then has a
+        progress row of that run (Odoo commits it as the run starts, while the job's own schedule is updated
+        only when it ends).
+        """
         if time.monotonic() - self.checked < 0.5:
             return False
         self.checked = time.monotonic()
@@ -131,9 +137,11 @@ class _Resident:
         rows = self.env.execute_query(
             SQL(
                 """SELECT 1 FROM ir_cron c
-                    WHERE c.active AND c.id <> ALL(%(mine)s)
-                      AND (c.nextcall <= %(before)s OR EXISTS (
-                           SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= %(before)s))
+                    CROSS JOIN LATERAL (SELECT least(c.nextcall, (SELECT min(t.call_at) FROM ir_cron_trigger t
+                                                                   WHERE t.cron_id = c.id)) AS due) d
+                    WHERE c.active AND c.id <> ALL(%(mine)s) AND d.due <= %(before)s
+                      AND coalesce((SELECT p.create_date FROM ir_cron_progress p WHERE p.cron_id = c.id
+                                     ORDER BY p.id DESC LIMIT 1) < d.due, TRUE)
                     LIMIT 1""",
                 mine=self.mine,
                 before=before,

@@ -60,6 +60,7 @@ class TestResident(OpenlinesCase):
         now = fields.Datetime.now()
         self.env["ir.cron"].search([]).write({"nextcall": now + timedelta(hours=1)})
         self.env["ir.cron.trigger"].search([]).unlink()
+        self.env["ir.cron.progress"].search([]).unlink()
         mine = [self.env.ref(xmlid).id for xmlid in (INBOUND_MAIN, *INBOUND_HELPERS)]
 
         def others_waiting():
@@ -76,6 +77,9 @@ class TestResident(OpenlinesCase):
         self.assertFalse(others_waiting(), "due just now: a free cron worker takes it")
         send._trigger(old)
         self.assertTrue(others_waiting(), "the sending cron waits")
+        progress = self.env["ir.cron.progress"].create({"cron_id": send.id})  # a worker started it (now)
+        self.assertFalse(others_waiting(), "a job another worker runs does not wait")
+        progress.unlink()
         self.env["ir.cron.trigger"].search([]).unlink()
         self.env.ref("openlines_connector.ir_cron_openlines_route").nextcall = old
         self.assertTrue(others_waiting(), "the routing cron's time came and went")
