@@ -59,8 +59,13 @@ class OpenlinesDialog(models.Model):
         return res
 
     @api.model
-    def _file_queued_leads(self):
+    def _file_queued_leads(self, limit=None):
         """File the leads of the queued new dialogs, :data:`LEAD_BATCH` per commit.
+
+        With ``limit``, file at most that many (one commit) and return True when
+        others may be queued: the processing cron's staying job files them
+        between its claims, so that new messages do not wait for a whole
+        backlog of leads. Without, file them all.
 
         Several workers can run it at once: each takes dialogs nobody else holds
         (``FOR UPDATE SKIP LOCKED``), and never the dialog of a conversation the
@@ -89,13 +94,13 @@ class OpenlinesDialog(models.Model):
                                   AND pg_try_advisory_xact_lock(%s, hashtext(c.channel_id || ':' || c.external_id))
                                 ORDER BY d.id LIMIT %s FOR UPDATE OF d SKIP LOCKED""",
                             INBOUND_LOCK,
-                            LEAD_BATCH,
+                            min(limit or LEAD_BATCH, LEAD_BATCH),
                         )
                     )
             except psycopg2.errors.SerializationFailure:
-                return  # another worker has just filed some: it goes on
+                return False  # another worker has just filed some: it goes on
             if not rows:
-                return
+                return False
             dialogs, done = self.browse([r[0] for r in rows]), 0
             for dialog in dialogs:
                 try:
@@ -111,9 +116,9 @@ class OpenlinesDialog(models.Model):
             if not done:  # met another transaction at once: run again shortly, on a fresh snapshot
                 wake_cron(self.env, "openlines_connector.ir_cron_openlines_leads")
                 Cron._commit_progress(0)
-                return
-            if not Cron._commit_progress(done):
-                return
+                return False
+            if not Cron._commit_progress(done) or limit:
+                return bool(limit) and len(rows) == min(limit, LEAD_BATCH)
 
     @api.model
     def _cron_file_leads(self):

@@ -35,6 +35,8 @@ RESIDENT_POLL = 1.0
 OTHERS_WAIT = 1
 #: a helper job stays on while there is work, and ends its run after this many seconds without any
 HELPER_IDLE = 1.0
+#: a staying job files at most this many queued leads between two claims (about 60 ms each)
+RESIDENT_LEADS = 5
 #: fewer due rows than :data:`BATCH` (no backlog): a worker claims at most this many, so that the other
 #: workers take the other conversations at once and each batch is soon committed (latency); with a backlog,
 #: full batches (throughput)
@@ -104,11 +106,11 @@ class _Resident:
         """Forget the notifications received so far: the pass that starts now claims their messages."""
         self.cnx.notifies.clear()
 
-    def wait(self, handled):
-        """Wait for a new message (or :data:`RESIDENT_POLL`) after a pass that handled ``handled`` rows;
-        False when the run is to end."""
+    def wait(self, handled, more=False):
+        """Wait for a new message (or :data:`RESIDENT_POLL`) after a pass that handled ``handled`` rows, not
+        at all when it left ``more`` to do (queued leads); False when the run is to end."""
         now = time.monotonic()
-        if handled:
+        if handled or more:
             self.busy = now
         left = self.ends - now
         if self.helper:
@@ -117,7 +119,7 @@ class _Resident:
             return False
         # after the last read: the next claim reads a fresh snapshot, and nothing is held while waiting
         self.env["ir.cron"]._commit_progress(0)
-        if not self.cnx.notifies:
+        if not self.cnx.notifies and not more:
             select.select([self.cnx], [], [], min(left, RESIDENT_POLL))
             self.cnx.poll()
         return True
@@ -577,9 +579,10 @@ class OpenlinesMessage(models.Model):
                     resident.heard()  # what arrives from now on is claimed after this pass
                 self.env["openlines.channel"]._flood_check()
                 handled = self._run_queue("in", INBOUND_MAIN, self.__class__._process_inbound)
-                # the new dialogs' leads, out of the clients' path: once the messages are in Discuss
-                self.env["openlines.dialog"]._file_queued_leads()
-                if not resident or not resident.wait(handled):
+                # the new dialogs' leads, out of the clients' path: once the messages are in Discuss (a job that
+                # stays files a few between its claims)
+                leads = self.env["openlines.dialog"]._file_queued_leads(limit=resident and RESIDENT_LEADS)
+                if not resident or not resident.wait(handled, more=leads):
                     break
         finally:
             if resident:

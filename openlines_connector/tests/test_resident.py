@@ -83,3 +83,25 @@ class TestResident(OpenlinesCase):
         self.env["ir.cron.trigger"].search([]).unlink()
         self.env.ref("openlines_connector.ir_cron_openlines_route").nextcall = old
         self.assertTrue(others_waiting(), "the routing cron's time came and went")
+
+    def test_a_staying_job_files_a_few_leads_between_its_claims(self):
+        """New dialogs' leads are filed a few at a time by a job that stays (new messages are claimed in
+        between, not after a whole backlog of leads); the cron's other callers file them all."""
+        rows = self.ingest(3, 74000)
+        for row in rows:
+            row._process_inbound()
+        dialogs = rows.dialog_id
+        self.assertEqual(dialogs.mapped("lead_queued"), [True] * 3)
+
+        def file_leads():  # in a cursor of its own, as a cron run (it commits)
+            self.env.flush_all()
+            with self.env.registry.cursor() as cr:
+                more = self.env(cr=cr)["openlines.dialog"]._file_queued_leads(limit=2)
+            self.env.invalidate_all()
+            return more
+
+        self.assertTrue(file_leads(), "more may be queued")
+        self.assertEqual(sorted(dialogs.mapped("lead_queued")), [False, False, True])
+        self.assertFalse(file_leads(), "the last one: nothing more")
+        self.assertFalse(any(dialogs.mapped("lead_queued")))
+        self.assertEqual(len(dialogs.lead_id), 3)
