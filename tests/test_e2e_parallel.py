@@ -140,4 +140,5 @@ def test_a_steady_flow_is_claimed_by_the_running_job(odoo_server, channel):
         time.sleep(0.4)
     wait_processed(odoo_server, channel)
     assert client_texts(odoo_server, channel, 6700) == [f"s{i}" for i in range(6)]
-    assert runs() - before <= 2, "one run (two if one ended meanwhile), not one per message"
+    # one run, two or three if a run ended meanwhile (its 10 s, another cron job waiting); 5-6 before
+    assert runs() - before <= 3, "the running job claims them, not a run per message"
