@@ -16,6 +16,9 @@ _logger = logging.getLogger(__name__)
 #: dialogs whose lead the lead step files per commit (about 60 ms each): a batch holds its conversations
 #: (their advisory locks) until it commits, and their new messages wait for it
 LEAD_BATCH = 5
+#: advisory lock class of a channel's lead count ("olld"): the leads filed under its rate limit are counted
+#: and created one transaction at a time per channel
+LEAD_LOCK = 0x6F6C6C64
 
 
 class OpenlinesDialog(models.Model):
@@ -54,6 +57,13 @@ class OpenlinesDialog(models.Model):
         """
         res = super()._on_new_dialogs()
         queued = self.filtered(lambda d: d.line_id.lead_rule != "never" and not d.lead_id)
+        # a flood's new clients get their lead when they write again, decided now: the lead step may come
+        # after the flood mark is gone (sudo: openlines.channel - the flood state, whoever processes)
+        flood = set(queued.sudo().channel_id.filtered("flood_since").ids)
+        flooded = queued.filtered(lambda d: d.sudo().channel_id.id in flood)
+        if flooded:
+            flooded.lead_deferred = True
+            queued -= flooded
         if queued:
             queued.lead_queued = True
             wake_cron(self.env, "openlines_connector.ir_cron_openlines_leads")
@@ -103,11 +113,16 @@ class OpenlinesDialog(models.Model):
             if not rows:
                 return False
             dialogs, done = self.browse([r[0] for r in rows]), 0
-            for dialog in dialogs:
+            # channel by channel: their lead-count locks (_lead_over_rate) are always taken in the same order
+            for dialog in dialogs.sorted(lambda d: (d.channel_id.id, d.id)):
                 try:
                     with self.env.cr.savepoint():
                         dialog._apply_lead_rule()
-                except (psycopg2.errors.SerializationFailure, psycopg2.errors.UniqueViolation):
+                except (
+                    psycopg2.errors.SerializationFailure,
+                    psycopg2.errors.UniqueViolation,
+                    psycopg2.errors.DeadlockDetected,
+                ):
                     _logger.info("Open Lines: the lead of dialog %s met another transaction: again", dialog.id)
                     break  # this one and the rest stay queued: a new transaction sees what the other wrote
                 except Exception:  # noqa: BLE001 - one dialog's lead never blocks the others'
@@ -211,6 +226,9 @@ class OpenlinesDialog(models.Model):
         rate = self.line_id.lead_rate_limit
         if not rate:
             return False
+        # several workers file leads at once: each waits for the others' uncommitted leads of this channel,
+        # so that the count below includes them (else two could each see room for one more)
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", LEAD_LOCK, channel.id))
         since = fields.Datetime.now() - timedelta(minutes=1)
         # sudo: the leads of the channel's dialogs, counted whoever processes the message
         recent = (

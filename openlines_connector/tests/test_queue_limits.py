@@ -11,14 +11,17 @@ import time
 from datetime import timedelta
 from unittest.mock import patch
 
+import psycopg2
+import psycopg2.errors
 from freezegun import freeze_time
 
-from odoo import fields
+from odoo import fields, sql_db
 from odoo.tests import tagged
 from odoo.tools import html2plaintext, mute_logger
 
 from ..connectors import fetch
 from ..models import openlines_channel_health, openlines_message, openlines_message_queue
+from ..models.openlines_dialog_crm import LEAD_LOCK
 from ..models.openlines_message import BATCH
 from ..models.openlines_message_queue import LEASE_SECONDS, MAX_UNFINISHED, MessageLimits
 from .common import WEBHOOK, OpenlinesCase
@@ -291,3 +294,22 @@ class TestQueueLimits(OpenlinesCase):
             self.client_writes(8902, "Ещё раз")
         self.assertTrue(dialogs[2].lead_id)
         self.assertFalse(dialogs[3].lead_id)
+
+    def test_a_worker_counting_leads_holds_the_channel_until_it_commits(self):
+        """Several workers file leads at once (small lead batches): the rate limit counts another
+        transaction's leads only once committed, so the count and the leads it allows are made under a lock
+        of the channel, held until the commit: another worker waits for it before counting (else both
+        could see room for one more)."""
+        self.line.write({"lead_rule": "always", "lead_rate_limit": 2})
+        self.assertTrue(self.client_writes(8950, "Хочу купить").lead_id)  # counted, then filed: not committed
+        other = psycopg2.connect(**sql_db.connection_info_for(self.env.cr.dbname)[1])
+        try:
+            with other.cursor() as cr, self.assertRaises(psycopg2.errors.LockNotAvailable):
+                cr.execute("SET lock_timeout = '200ms'")  # another worker about to count this channel's leads
+                cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LEAD_LOCK, self.channel.id))
+            other.rollback()
+            with other.cursor() as cr:  # another channel's count is not held
+                cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (LEAD_LOCK, self.channel.id + 1000))
+                self.assertTrue(cr.fetchone()[0])
+        finally:
+            other.close()
