@@ -27,6 +27,7 @@ telegram, channel = test_e2e_telegram.telegram, test_e2e_telegram.channel
 
 WORKER = r"""
 import json, sys, threading, time
+import psycopg2.errors
 import odoo
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -94,9 +95,20 @@ def op_ingest_drain(cmd):
 
 def op_kill_half_way(cmd):
     # process one update in a transaction whose connection is killed while it waits for the messenger
-    guard = registry.cursor()  # holds the processing cron's job: the server's cron cannot take the row first
+    # holds the processing cron's jobs (its helpers too): the server's cron cannot take the row first; a job
+    # that stays on for new messages ends its run within seconds and then updates its row (a conflict for
+    # this repeatable-read transaction: lock again)
+    guard = registry.cursor()
     env = api.Environment(guard, SUPERUSER_ID, {})
-    guard.execute("SELECT id FROM ir_cron WHERE id = %s FOR NO KEY UPDATE", [env.ref(PROCESS).id])
+    jobs = [env.ref(xmlid).id for xmlid in (PROCESS, PROCESS + "_2", PROCESS + "_3")]
+    for _attempt in range(10):
+        try:
+            guard.execute("SELECT id FROM ir_cron WHERE id IN %s ORDER BY id FOR NO KEY UPDATE", [tuple(jobs)])
+            break
+        except psycopg2.errors.SerializationFailure:
+            guard.rollback()
+    else:
+        raise RuntimeError("could not hold the processing cron's jobs")
     with registry.cursor() as cr:
         ingest(cmd["channel"], [cmd["update"]], api.Environment(cr, SUPERUSER_ID, {}))
     result = {}
