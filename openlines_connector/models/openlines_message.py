@@ -35,8 +35,6 @@ RESIDENT_POLL = 1.0
 OTHERS_WAIT = 1
 #: a helper job stays on while there is work, and ends its run after this many seconds without any
 HELPER_IDLE = 1.0
-#: a staying job files at most this many queued leads between two claims (about 60 ms each)
-RESIDENT_LEADS = 5
 #: fewer due rows than :data:`BATCH` (no backlog): a worker claims at most this many, so that the other
 #: workers take the other conversations at once and each batch is soon committed (latency); with a backlog,
 #: full batches (throughput)
@@ -572,6 +570,8 @@ class OpenlinesMessage(models.Model):
     # -- inbound -------------------------------------------------------------
     @api.model
     def _cron_process_inbound(self):
+        from .openlines_dialog_crm import LEAD_BATCH  # noqa: PLC0415 - model modules load in __init__'s order
+
         resident = _Resident.start(self.env)
         try:
             while True:
@@ -581,7 +581,7 @@ class OpenlinesMessage(models.Model):
                 handled = self._run_queue("in", INBOUND_MAIN, self.__class__._process_inbound)
                 # the new dialogs' leads, out of the clients' path: once the messages are in Discuss (a job that
                 # stays files a few between its claims)
-                leads = self.env["openlines.dialog"]._file_queued_leads(limit=resident and RESIDENT_LEADS)
+                leads = self.env["openlines.dialog"]._file_queued_leads(limit=resident and LEAD_BATCH)
                 if not resident or not resident.wait(handled, more=leads):
                     break
         finally:
